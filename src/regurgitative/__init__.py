@@ -1,0 +1,1 @@
+"""Regurgitative training: German-English students trained on real vs LLM-generated data."""

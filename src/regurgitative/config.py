@@ -1,0 +1,76 @@
+"""Where things live and what params.yaml says: the one place every stage looks both up."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PARAMS = Path("params.yaml")
+
+# Data flow, in the study's words. Every stage reads and writes only these paths, relative to the repo root
+# (DVC runs stages there).
+CORPUS_DIR = Path("data/corpus")          # committed raw corpus (embedded default), immutable
+DOWNLOADS_DIR = Path("data/downloads")    # network downloads (Europarl), git- and dvc-ignored cache
+PREPARED_DIR = Path("data/prepared")      # cleaned and split real corpus: pool, valid, test
+TOKENIZER_DIR = Path("data/tokenizer")    # shared SentencePiece model + fairseq dictionary + binarized valid/test
+DATASETS_DIR = Path("data/datasets")      # one fairseq data-bin per (condition, train_size)
+MODELS_DIR = Path("models")               # one student per (condition, train_size, seed)
+RESULTS_DIR = Path("results")             # metrics (small, in git)
+FIGURES_DIR = Path("paper/figures")
+
+LANGS = ("de", "en")
+SRC, TGT = LANGS
+SPLITS = ("pool", "valid", "test")
+
+
+class ParamsError(KeyError):
+    """A key is missing from params.yaml (or has the wrong type); the message names it."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+def load_params(path: Path | str = PARAMS) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as f:
+            params = yaml.safe_load(f)
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found; run from the repository root or choose a profile "
+                          f"(`make profile PROFILE=default`)") from None
+    if not isinstance(params, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level")
+    return params
+
+
+def param(params: dict[str, Any], dotted: str, path: Path | str = PARAMS) -> Any:
+    """params['a']['b'] for dotted='a.b', with an error that names the missing key and the file."""
+    node: Any = params
+    for i, key in enumerate(dotted.split(".")):
+        if not isinstance(node, dict) or key not in node:
+            where = ".".join(dotted.split(".")[:i]) or "<top level>"
+            raise ParamsError(f"{path}: missing key '{dotted}' (no '{key}' under {where})")
+        node = node[key]
+    return node
+
+
+def run_name(condition: str, train_size: int, seed: int) -> str:
+    return f"{condition}-{train_size}-{seed}"
+
+
+def dataset_dir(condition: str, train_size: int) -> Path:
+    return DATASETS_DIR / condition / str(train_size)
+
+
+def model_dir(condition: str, train_size: int, seed: int) -> Path:
+    return MODELS_DIR / condition / str(train_size) / f"seed{seed}"
+
+
+def run_metrics(condition: str, train_size: int, seed: int) -> Path:
+    return RESULTS_DIR / "runs" / f"{run_name(condition, train_size, seed)}.json"
+
+
+def eval_dir(condition: str, train_size: int, seed: int) -> Path:
+    """A student's test-set translations, with the fairseq-generate command that produced them."""
+    return RESULTS_DIR / "eval" / run_name(condition, train_size, seed)

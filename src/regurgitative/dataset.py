@@ -1,0 +1,63 @@
+"""Stage `dataset@{condition}-{train_size}`: a condition's training set of size n is the first n pairs of its
+ordered pool, encoded with the shared SentencePiece model and binarized with the shared dictionary, next to
+the shared valid and test sets.
+
+A condition's pool is a pair of line-aligned files `pool.de`/`pool.en`. For `real` it is the prepared real
+pool; later conditions (one per generator, mitigations) supply their own pool with the same German side in
+an order of their choosing (random for real, best-first for quality-ordered data), so that "size n" always
+means "the first n".
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from . import fairseq_tools, tokenizer
+from .config import LANGS, PREPARED_DIR, dataset_dir
+
+
+def condition_pool(condition: str) -> Path:
+    """Prefix of the condition's pool files (`<prefix>.de`, `<prefix>.en`)."""
+    if condition == "real":
+        return PREPARED_DIR / "pool"
+    raise ValueError(f"unknown condition {condition!r}: only 'real' exists so far")
+
+
+def build(condition: str, train_size: int) -> Path:
+    pool = condition_pool(condition)
+    out = dataset_dir(condition, train_size)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    n_pool = sum(1 for _ in pool.with_suffix(".de").open(encoding="utf-8"))
+    if train_size > n_pool:
+        raise ValueError(f"train_size {train_size} exceeds the {n_pool} pairs of {pool}.de "
+                         f"(condition {condition!r}); lower it in params.yaml (train.train_sizes)")
+    sp = tokenizer.load()
+    encoded = out / "encoded"
+    encoded.mkdir()
+    for lang in LANGS:
+        tokenizer.encode_file(sp, pool.with_suffix(f".{lang}"), encoded / f"train.{lang}", limit=train_size)
+    cmd = tokenizer.preprocess(out, trainpref=encoded / "train")
+    fairseq_tools.save_command(cmd, out / "preprocess.sh")
+    shutil.rmtree(encoded)
+    # fairseq-train wants train and valid in one directory; test rides along for fairseq-generate.
+    for f in tokenizer.BIN.iterdir():
+        if f.name.startswith(("valid.", "test.")):
+            shutil.copy2(f, out / f.name)
+    (out / "stats.json").write_text(json.dumps({"condition": condition, "train_size": train_size}) + "\n")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--condition", required=True)
+    ap.add_argument("--train-size", type=int, required=True)
+    args = ap.parse_args()
+    build(args.condition, args.train_size)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Stage `figures` (and `make figures`): paper/figures/ drawn from the aggregate table alone
+(results/bleu.csv), so it works without retraining and from pulled artefacts."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from .aggregate import TABLE  # noqa: E402
+from .config import FIGURES_DIR  # noqa: E402
+
+
+def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:
+    """E1: BLEU against training size per condition; the band is the spread over seeds (min to max),
+    dots are single seeds; dashed lines are baselines."""
+    students = table[table.kind == "student"]
+    baselines = table[table.kind == "baseline"]
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    sns.lineplot(data=students, x="train_size", y="bleu", hue="condition", estimator="mean",
+                 errorbar=lambda v: (v.min(), v.max()), marker="o", ax=ax)
+    sns.scatterplot(data=students, x="train_size", y="bleu", hue="condition", legend=False, alpha=0.5, s=14, ax=ax)
+    for _, b in baselines.iterrows():
+        ax.axhline(b.bleu, ls="--", lw=1, color="grey")
+        ax.annotate(f"{b.condition.replace('_', ' ')} ({b.bleu:.1f})", (ax.get_xlim()[0], b.bleu),
+                    xytext=(4, 3), textcoords="offset points", fontsize=7, color="grey")
+    sizes = sorted(students.train_size.unique())
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [f"{int(s):,}" for s in sizes])
+    ax.minorticks_off()
+    seeds = students.groupby(["condition", "train_size"]).seed.nunique().max()
+    ax.set(xlabel="training pairs", ylabel="BLEU (test)",
+           title=f"German→English students trained from scratch ({seeds} seed{'s' * (seeds > 1)} per point)")
+    ax.title.set_fontsize(9)
+    fig.tight_layout()
+    paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
+    for p in paths:
+        fig.savefig(p, dpi=200)
+    plt.close(fig)
+    return paths
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--table", type=Path, default=TABLE)
+    ap.add_argument("--out-dir", type=Path, default=FIGURES_DIR)
+    a = ap.parse_args()
+    a.out_dir.mkdir(parents=True, exist_ok=True)
+    table = pd.read_csv(a.table)
+    for p in bleu_vs_train_size(table, a.out_dir / "bleu_vs_train_size"):
+        print(p)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""End to end: the ci profile through `dvc repro` in a temporary copy of the repository, with real fairseq
+training, real sacreBLEU scoring and real figures."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from helpers import BIN, REPO, sacrebleu_cli
+
+pytestmark = pytest.mark.e2e
+
+GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "-c", "init.defaultBranch=main"]
+
+
+def run(cmd: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(cwd / "src")}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True, **kw)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    """A copy of the working tree (what git would commit), switched to the ci profile, after `dvc repro`."""
+    root = tmp_path_factory.mktemp("e2e") / "repo"
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        src = REPO / name
+        if src.is_file():  # skip files deleted in the working tree
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / name)
+    for tracked_output in ("results", "paper/figures"):  # start from nothing the pipeline makes
+        shutil.rmtree(root / tracked_output, ignore_errors=True)
+    run([*GIT, "init", "-q"], root)
+    run([BIN / "python", "-m", "regurgitative.profile", "ci"], root)
+    run([*GIT, "add", "-A"], root)
+    run([*GIT, "commit", "-q", "-m", "ci profile"], root)
+    start = time.perf_counter()
+    run([BIN / "dvc", "repro"], root, timeout=900)
+    print(f"ci profile: dvc repro took {time.perf_counter() - start:.0f} s")
+    return root
+
+
+def grid(repo: Path) -> list[tuple[str, int, int]]:
+    g = yaml.safe_load((repo / "params.yaml").read_text())["grid"]
+    return [(c, n, s) for c in g["conditions"] for n in g["train_sizes"] for s in g["seeds"]]
+
+
+def test_every_run_has_a_model_and_its_exact_command(repo):
+    for condition, size, seed in grid(repo):
+        model = repo / "models" / condition / str(size) / f"seed{seed}"
+        assert (model / "checkpoint_best.pt").stat().st_size > 10_000
+        command = (model / "train.sh").read_text()
+        assert f"fairseq-train data/datasets/{condition}/{size} " in command and f"--seed {seed} " in command
+        assert json.loads((model / "train.json").read_text())["updates"] > 0
+
+
+def test_bleu_equals_sacrebleu_on_the_saved_hypotheses(repo):
+    for condition, size, seed in grid(repo):
+        run_name = f"{condition}-{size}-{seed}"
+        metrics = json.loads((repo / "results/runs" / f"{run_name}.json").read_text())
+        hypotheses = repo / "results/eval" / run_name / "hypotheses.en"
+        assert len(hypotheses.read_text().splitlines()) == 200
+        cli = sacrebleu_cli(repo / "data/prepared/test.en", hypotheses)
+        assert metrics["bleu"] == pytest.approx(cli["BLEU"], abs=1e-4)
+        assert metrics["chrf"] == pytest.approx(cli["chrF2"], abs=1e-4)
+        assert "fairseq-generate data/tokenizer/bin" in (repo / "results/eval" / run_name / "generate.sh").read_text()
+
+
+def test_aggregate_table_has_every_run_and_the_baseline(repo):
+    table = pd.read_csv(repo / "results/bleu.csv")
+    students = table[table.kind == "student"]
+    assert sorted(zip(students.condition, students.train_size, students.seed)) == sorted(grid(repo))
+    assert list(table[table.kind == "baseline"].condition) == ["copy_source"]
+    assert students.bleu.between(0, 100).all() and students.chrf.gt(0).all()
+
+
+def test_figures_are_drawn(repo):
+    png = repo / "paper/figures/bleu_vs_train_size.png"
+    pdf = repo / "paper/figures/bleu_vs_train_size.pdf"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5_000
+
+
+def test_make_figures_redraws_from_the_table_alone(repo, tmp_path):
+    run([BIN / "python", "-m", "regurgitative.figures", "--out-dir", str(tmp_path)], repo)
+    assert (tmp_path / "bleu_vs_train_size.png").stat().st_size > 20_000
+
+
+def test_a_second_repro_has_nothing_to_do(repo):
+    start = time.perf_counter()
+    out = run([BIN / "dvc", "repro"], repo).stdout
+    assert "Data and pipelines are up to date." in out
+    assert "Running stage" not in out
+    print(f"no-op dvc repro: {time.perf_counter() - start:.1f} s")
+
+
+def test_metrics_and_plots_show(repo):
+    out = run([BIN / "dvc", "metrics", "show"], repo).stdout
+    assert "results/runs/real-200-1.json" in out and "results/baselines.json" in out
+    run([BIN / "dvc", "plots", "show", "-o", "dvc_plots"], repo)
+    assert (repo / "dvc_plots/index.html").stat().st_size > 1000
+
+
+def test_changing_one_size_reruns_only_that_size(repo):
+    params = repo / "params.yaml"
+    original = params.read_text()
+    try:
+        p = yaml.safe_load(original)
+        p["grid"]["train_sizes"] = [200, 300]
+        params.write_text(yaml.safe_dump(p, sort_keys=False))
+        # `dvc repro --dry` lists the stages a repro would run, without running them.
+        out = run([BIN / "dvc", "repro", "--dry"], repo).stdout
+        stages = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    finally:
+        params.write_text(original)
+    assert {"dataset@real-300", "train@real-300-1", "train@real-300-2", "evaluate@real-300-1"} <= stages
+    assert not any("-200" in s for s in stages), stages
+    assert not {"prepare", "tokenizer", "baseline"} & stages

@@ -1,0 +1,64 @@
+"""One SentencePiece model and one dictionary, learned on the real pool only, shared by every dataset."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from helpers import REPO
+
+from regurgitative import corpus, dataset, profile, tokenizer
+from regurgitative.config import PREPARED_DIR, dataset_dir
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A prepared pool of real pairs from the embedded corpus and a trained shared tokenizer."""
+    root = tmp_path_factory.mktemp("tok")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        profile.write("ci", root / "params.yaml", REPO / "profiles")
+        pairs = corpus.read_tsv(REPO / "data/corpus/libreoffice-help.de-en.tsv.xz")
+        pairs, _ = corpus.clean(itertools.islice(pairs, 20000), corpus.CleaningRules(min_words=3))
+        PREPARED_DIR.mkdir(parents=True)
+        for name, part in (("pool", pairs[:600]), ("valid", pairs[600:700]), ("test", pairs[700:800])):
+            for lang in ("de", "en"):
+                (PREPARED_DIR / f"{name}.{lang}").write_text("".join(getattr(p, lang) + "\n" for p in part))
+        tokenizer.main()
+        yield root
+
+
+def test_dictionary_is_the_sentencepiece_vocabulary(workdir):
+    pieces = [line.split("\t")[0] for line in (workdir / "data/tokenizer/spm.vocab").read_text().splitlines()]
+    words = [line.split(" ")[0] for line in (workdir / "data/tokenizer/dict.txt").read_text().splitlines()]
+    assert words == [p for p in pieces if p not in ("<unk>", "<s>", "</s>")]
+    assert len(pieces) == 500
+
+
+def test_any_english_the_model_can_segment_maps_into_the_dictionary(workdir):
+    sp = tokenizer.load(workdir / "data/tokenizer")
+    words = {line.split(" ")[0] for line in (workdir / "data/tokenizer/dict.txt").read_text().splitlines()}
+    # Text the pool never saw, like an LLM's paraphrase, still segments into dictionary pieces.
+    unseen = "Nevertheless, the quick brown fox jumps over the lazy dog; generated text differs."
+    assert set(sp.encode(unseen, out_type=str)) <= words
+
+
+def test_datasets_of_two_sizes_share_dictionary_and_nest(workdir, monkeypatch):
+    monkeypatch.chdir(workdir)
+    small, large = dataset.build("real", 200), dataset.build("real", 400)
+    for lang in ("de", "en"):
+        assert (small / f"dict.{lang}.txt").read_bytes() == (workdir / "data/tokenizer/bin" / f"dict.{lang}.txt").read_bytes()
+        assert (small / f"dict.{lang}.txt").read_bytes() == (large / f"dict.{lang}.txt").read_bytes()
+        # valid and test are the shared ones, byte for byte
+        for split in ("valid", "test"):
+            name = f"{split}.de-en.{lang}.bin"
+            assert (small / name).read_bytes() == (workdir / "data/tokenizer/bin" / name).read_bytes()
+    # nesting: the 200-pair training set is the start of the 400-pair one
+    s, big = (small / "train.de-en.en.bin").read_bytes(), (large / "train.de-en.en.bin").read_bytes()
+    assert big.startswith(s) and len(big) > len(s)
+    assert dataset_dir("real", 400) == large.relative_to(workdir)
+
+
+def test_a_training_size_beyond_the_pool_is_refused(workdir, monkeypatch):
+    monkeypatch.chdir(workdir)
+    with pytest.raises(ValueError, match=r"train_size 601 exceeds the 600 pairs of data/prepared/pool.de"):
+        dataset.build("real", 601)
