@@ -23,7 +23,7 @@ def run(cmd: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(cwd / "src")}
     proc = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True, **kw)
     if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
 
 
@@ -118,9 +118,9 @@ def test_changing_one_size_reruns_only_that_size(repo):
         p = yaml.safe_load(original)
         p["grid"]["train_sizes"] = [200, 300]
         params.write_text(yaml.safe_dump(p, sort_keys=False))
-        # `dvc repro --dry` lists the stages a repro would run, without running them.
-        out = run([BIN / "dvc", "repro", "--dry"], repo).stdout
-        stages = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+        # `dvc status` names the stages a repro would run, without running them (`repro --dry` cannot: it
+        # stops at the first stage whose input another stage has yet to make).
+        stages = set(json.loads(run([BIN / "dvc", "status", "--json"], repo).stdout))
     finally:
         params.write_text(original)
     assert {"dataset@real-300", "train@real-300-1", "train@real-300-2", "evaluate@real-300-1"} <= stages

@@ -36,7 +36,7 @@ def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:
     ax.minorticks_off()
     seeds = students.groupby(["condition", "train_size"]).seed.nunique().max()
     ax.set(xlabel="training pairs", ylabel="BLEU (test)",
-           title=f"German→English students trained from scratch ({seeds} seed{'s' * (seeds > 1)} per point)")
+           title=f"German→English students trained from scratch ({seeds} seed{'s' if seeds > 1 else ''} per point)")
     ax.title.set_fontsize(9)
     fig.tight_layout()
     paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
