@@ -26,14 +26,16 @@ def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:
     sns.lineplot(data=students, x="train_size", y="bleu", hue="condition", estimator="mean",
                  errorbar=lambda v: (v.min(), v.max()), marker="o", ax=ax)
     sns.scatterplot(data=students, x="train_size", y="bleu", hue="condition", legend=False, alpha=0.5, s=14, ax=ax)
-    for _, b in baselines.iterrows():
-        ax.axhline(b.bleu, ls="--", lw=1, color="grey")
-        ax.annotate(f"{b.condition.replace('_', ' ')} ({b.bleu:.1f})", (ax.get_xlim()[0], b.bleu),
-                    xytext=(4, 3), textcoords="offset points", fontsize=7, color="grey")
     sizes = sorted(students.train_size.unique())
     ax.set_xscale("log")
     ax.set_xticks(sizes, [f"{int(s):,}" for s in sizes])
     ax.minorticks_off()
+    for _, b in baselines.iterrows():
+        ax.axhline(b.bleu, ls="--", lw=1, color="grey")
+        # x in axes fraction, y in data: the label stays at the left edge whatever the x scale
+        ax.annotate(f"baseline: {b.condition.replace('_', ' ')} ({b.bleu:.1f})", (0, b.bleu),
+                    xycoords=ax.get_yaxis_transform(), xytext=(4, 3), textcoords="offset points",
+                    fontsize=7, color="grey")
     seeds = students.groupby(["condition", "train_size"]).seed.nunique().max()
     ax.set(xlabel="training pairs", ylabel="BLEU (test)",
            title=f"German→English students trained from scratch ({seeds} seed{'s' if seeds > 1 else ''} per point)")
