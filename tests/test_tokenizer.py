@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 
 import pytest
 from helpers import REPO
 
 from regurgitative import corpus, dataset, profile, tokenizer
-from regurgitative.config import PREPARED_DIR
+from regurgitative.config import PREPARED_DIR, condition_pool
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +21,12 @@ def workdir(tmp_path_factory):
         pairs = corpus.read_tsv(REPO / "data/corpus/libreoffice-help.de-en.tsv.xz")
         pairs, _ = corpus.clean(itertools.islice(pairs, 20000), corpus.CleaningRules(min_words=3))
         PREPARED_DIR.mkdir(parents=True)
+        condition_pool("real").parent.mkdir(parents=True)
         for name, part in (("pool", pairs[:600]), ("valid", pairs[600:700]), ("test", pairs[700:800])):
             for lang in ("de", "en"):
                 (PREPARED_DIR / f"{name}.{lang}").write_text("".join(getattr(p, lang) + "\n" for p in part))
+        for lang in ("de", "en"):
+            shutil.copyfile(PREPARED_DIR / f"pool.{lang}", condition_pool("real").with_suffix(f".{lang}"))
         tokenizer.main()
         yield root
 
@@ -57,7 +61,17 @@ def test_datasets_of_two_sizes_share_dictionary_and_nest(workdir, monkeypatch):
     assert big.startswith(s) and len(big) > len(s)
 
 
+def test_a_misaligned_condition_pool_is_refused_not_truncated(workdir, monkeypatch):
+    monkeypatch.chdir(workdir)
+    pool = workdir / "data/conditions/misaligned/pool"
+    pool.parent.mkdir(parents=True)
+    (pool.with_suffix(".de")).write_text("eins\nzwei\ndrei\n")
+    (pool.with_suffix(".en")).write_text("one\ntwo\n")
+    with pytest.raises(ValueError, match=r"misaligned/pool.de has 3 lines but .*pool.en has 2: .*not aligned"):
+        dataset.build("misaligned", 2)
+
+
 def test_a_training_size_beyond_the_pool_is_refused(workdir, monkeypatch):
     monkeypatch.chdir(workdir)
-    with pytest.raises(ValueError, match=r"train_size 601 exceeds the 600 pairs of data/prepared/pool.de"):
+    with pytest.raises(ValueError, match=r"train_size 601 exceeds the 600 pairs of data/conditions/real/pool.de"):
         dataset.build("real", 601)

@@ -1,5 +1,7 @@
-"""Stage `aggregate`: one table over every run of the grid in params (grid.*) plus the baselines:
-results/bleu.csv, the single input of the figures."""
+"""Stage `aggregate`: one table over every run of the grid in params (grid.*) plus the baselines,
+results/bleu.csv; one table of the generators' own quality (E2), results/generators.csv; and the summary
+for `dvc metrics show`, with the study's "fraction of real data" result. The tables are the only input of
+the figures."""
 from __future__ import annotations
 
 import json
@@ -7,10 +9,16 @@ import json
 import pandas as pd
 
 from .baseline import BASELINES
+from .cleaning import FLAGS
 from .config import RESULTS_DIR, load_params, param, run_metrics
 
 TABLE = RESULTS_DIR / "bleu.csv"
+GENERATORS_TABLE = RESULTS_DIR / "generators.csv"
 SUMMARY = RESULTS_DIR / "summary.json"
+GENERATOR_COLUMNS = ["generator", "kind", "model", "api", "test_bleu", "test_chrf", "flagged_rate",
+                     *(f"flag_{f}" for f in FLAGS), "pool_sentences", "condition_pairs", "left_out", "requests",
+                     "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "wall_seconds",
+                     "sentences_per_second", "test_bleu_signature"]
 COLUMNS = ["kind", "condition", "train_size", "seed", "bleu", "chrf", "bleu_brevity_penalty", "segments",
            "best_epoch", "epochs", "updates", "best_valid_loss", "train_seconds", "target_words_per_second",
            "generate_seconds", "bleu_signature", "chrf_signature"]
@@ -32,6 +40,34 @@ def collect(params: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
+def collect_generators(params: dict) -> pd.DataFrame:
+    rows = []
+    for name in param(params, "grid.generators"):
+        m = json.loads((RESULTS_DIR / "generators" / f"{name}.json").read_text())
+        rows.append({**m, **{f"flag_{f}": r for f, r in m["flag_rates"].items()}})
+    return pd.DataFrame(rows).reindex(columns=GENERATOR_COLUMNS)
+
+
+def fraction_of_real(table: pd.DataFrame) -> dict:
+    """For each regurgitative condition: the smallest real training size whose mean BLEU beats the
+    condition's mean BLEU at its largest size (None: no real size does)."""
+    means = table[table.kind == "student"].groupby(["condition", "train_size"]).bleu.mean()
+    if "real" not in means.index.get_level_values(0):
+        return {}
+    real = means["real"].sort_index()
+    out = {}
+    for condition in means.index.get_level_values(0).unique():
+        if condition == "real":
+            continue
+        sizes = means[condition].sort_index()
+        largest, score = int(sizes.index[-1]), float(sizes.iloc[-1])
+        beating = [int(n) for n, b in real.items() if b > score]
+        out[condition] = {"largest_size": largest, "bleu_at_largest": round(score, 2),
+                          "smallest_real_size_that_beats_it": beating[0] if beating else None,
+                          "fraction": round(beating[0] / largest, 3) if beating else None}
+    return out
+
+
 def summarize(table: pd.DataFrame) -> dict:
     """Mean over seeds per condition and size, for `dvc metrics show`."""
     students = table[table.kind == "student"]
@@ -42,13 +78,18 @@ def summarize(table: pd.DataFrame) -> dict:
             "bleu_std": round(float(g.bleu.std(ddof=1)), 2) if len(g) > 1 else None, "seeds": len(g)}
     for _, row in table[table.kind == "baseline"].iterrows():
         summary[f"baseline_{row.condition}"] = {"bleu": round(float(row.bleu), 2), "chrf": round(float(row.chrf), 2)}
+    summary["fraction_of_real"] = fraction_of_real(table)
     return summary
 
 
 def main() -> None:
-    table = collect(load_params())
+    params = load_params()
+    table = collect(params)
     TABLE.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(TABLE, index=False)
+    generators = collect_generators(params)
+    generators.to_csv(GENERATORS_TABLE, index=False)
+    print(generators[["generator", "test_bleu", "test_chrf", "flagged_rate"]].to_string(index=False))
     SUMMARY.write_text(json.dumps(summarize(table), indent=2) + "\n")
     print(table.drop(columns=["bleu_signature", "chrf_signature"]).to_string(index=False))
 

@@ -14,10 +14,14 @@ CORPUS_DIR = Path("data/corpus")          # committed raw corpus (embedded defau
 DOWNLOADS_DIR = Path("data/downloads")    # network downloads (Europarl), git- and dvc-ignored cache
 PREPARED_DIR = Path("data/prepared")      # cleaned and split real corpus: pool, valid, test
 TOKENIZER_DIR = Path("data/tokenizer")    # shared SentencePiece model + fairseq dictionary + binarized valid/test
+GENERATED_DIR = Path("data/generated")    # per generator: its raw and cleaned translations, flags, prompts
+LLM_CACHE_DIR = Path("data/llm-cache")    # per generator: the append-only response cache (persisted)
+CONDITIONS_DIR = Path("data/conditions")  # per condition: its ordered training pool, pool.{de,en}
 DATASETS_DIR = Path("data/datasets")      # one fairseq data-bin per (condition, train_size)
 MODELS_DIR = Path("models")               # one student per (condition, train_size, seed)
 RESULTS_DIR = Path("results")             # metrics (small, in git)
 FIGURES_DIR = Path("paper/figures")
+TABLES_DIR = Path("paper/tables")
 
 LANGS = ("de", "en")
 SRC, TGT = LANGS
@@ -57,6 +61,12 @@ def param(params: dict[str, Any], dotted: str, path: Path | str = PARAMS) -> Any
 
 def run_name(condition: str, train_size: int, seed: int) -> str:
     return f"{condition}-{train_size}-{seed}"
+
+
+def condition_pool(condition: str) -> Path:
+    """Prefix of a condition's training pool files (`<prefix>.de`, `<prefix>.en`), line-aligned, in the
+    condition's order: its training set of size n is the first n lines."""
+    return CONDITIONS_DIR / condition / "pool"
 
 
 def dataset_dir(condition: str, train_size: int) -> Path:

@@ -2,27 +2,19 @@
 ordered pool, encoded with the shared SentencePiece model and binarized with the shared dictionary, next to
 the shared valid and test sets.
 
-A condition's pool is a pair of line-aligned files `pool.de`/`pool.en`. For `real` it is the prepared real
-pool; later conditions (one per generator, mitigations) supply their own pool with the same German side in
-an order of their choosing (random for real, best-first for quality-ordered data), so that "size n" always
-means "the first n".
+A condition's pool is a pair of line-aligned files data/conditions/<condition>/pool.{de,en}: for `real` the
+prepared real pool (written by `prepare`), for a generator the same German sentences with its English
+(written by `generate`); later conditions (mitigations) supply their own in an order of their choosing, so
+that "size n" always means "the first n".
 """
 from __future__ import annotations
 
 import argparse
 import json
 import shutil
-from pathlib import Path
 
 from . import fairseq_tools, tokenizer
-from .config import LANGS, PREPARED_DIR, dataset_dir
-
-
-def condition_pool(condition: str) -> Path:
-    """Prefix of the condition's pool files (`<prefix>.de`, `<prefix>.en`)."""
-    if condition == "real":
-        return PREPARED_DIR / "pool"
-    raise ValueError(f"unknown condition {condition!r}: only 'real' exists so far")
+from .config import LANGS, condition_pool, dataset_dir
 
 
 def build(condition: str, train_size: int) -> Path:
@@ -31,10 +23,13 @@ def build(condition: str, train_size: int) -> Path:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    n_pool = sum(1 for _ in pool.with_suffix(".de").open(encoding="utf-8"))
+    n_pool, n_en = (sum(1 for _ in pool.with_suffix(f".{lang}").open(encoding="utf-8")) for lang in LANGS)
+    if n_pool != n_en:
+        raise ValueError(f"{pool}.de has {n_pool} lines but {pool}.en has {n_en}: the condition's pool is not "
+                         f"aligned; refusing to truncate")
     if train_size > n_pool:
         raise ValueError(f"train_size {train_size} exceeds the {n_pool} pairs of {pool}.de "
-                         f"(condition {condition!r}); lower it in params.yaml (train.train_sizes)")
+                         f"(condition {condition!r}); lower grid.train_sizes in params.yaml (or, for a generator, raise generate.pool_size)")
     sp = tokenizer.load()
     encoded = out / "encoded"
     encoded.mkdir()

@@ -1,5 +1,5 @@
-"""Stage `figures` (and `make figures`): paper/figures/ drawn from the aggregate table alone
-(results/bleu.csv), so it works without retraining and from pulled artefacts."""
+"""Stage `figures` (and `make figures`): paper/figures/ and paper/tables/ drawn from the aggregate tables
+alone (results/bleu.csv, results/generators.csv), so it works without retraining and from pulled artefacts."""
 from __future__ import annotations
 
 import argparse
@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .aggregate import TABLE  # noqa: E402
-from .config import FIGURES_DIR  # noqa: E402
+from .aggregate import GENERATORS_TABLE, TABLE  # noqa: E402
+from .config import FIGURES_DIR, TABLES_DIR  # noqa: E402
 
 
 def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:
@@ -48,14 +48,31 @@ def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:
     return paths
 
 
+def generator_quality(generators: pd.DataFrame, out: Path) -> list[Path]:
+    """E2: each generator's own BLEU and chrF on the human test set, and how often its pool outputs were
+    flagged; Markdown for the README, LaTeX for the write-up."""
+    table = generators[["generator", "model", "test_bleu", "test_chrf", "flagged_rate"]].copy()
+    table["flagged_rate"] = (100 * table.flagged_rate).round(1)
+    table = table.sort_values("test_bleu", ascending=False).rename(columns={
+        "test_bleu": "BLEU", "test_chrf": "chrF", "flagged_rate": "flagged (%)"})
+    md, tex = out.with_suffix(".md"), out.with_suffix(".tex")
+    md.write_text(table.to_markdown(index=False, floatfmt=".1f") + "\n", encoding="utf-8")
+    tex.write_text(table.style.hide(axis="index").format(precision=1).to_latex(hrules=True), encoding="utf-8")
+    return [md, tex]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--table", type=Path, default=TABLE)
+    ap.add_argument("--generators", type=Path, default=GENERATORS_TABLE)
     ap.add_argument("--out-dir", type=Path, default=FIGURES_DIR)
+    ap.add_argument("--tables-dir", type=Path, default=TABLES_DIR)
     a = ap.parse_args()
     a.out_dir.mkdir(parents=True, exist_ok=True)
-    table = pd.read_csv(a.table)
-    for p in bleu_vs_train_size(table, a.out_dir / "bleu_vs_train_size"):
+    a.tables_dir.mkdir(parents=True, exist_ok=True)
+    paths = bleu_vs_train_size(pd.read_csv(a.table), a.out_dir / "bleu_vs_train_size")
+    paths += generator_quality(pd.read_csv(a.generators), a.tables_dir / "generator_quality")
+    for p in paths:
         print(p)
 
 

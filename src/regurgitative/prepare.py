@@ -3,11 +3,12 @@ document (split.*) into the training pool, valid and test; write data/prepared/{
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
 from . import corpus as C
-from .config import LANGS, PARAMS, PREPARED_DIR, SPLITS, load_params, param
+from .config import LANGS, PARAMS, PREPARED_DIR, SPLITS, condition_pool, load_params, param
 
 
 def read_corpus(params: dict) -> list[C.Pair]:
@@ -47,6 +48,11 @@ def main() -> None:
     PREPARED_DIR.mkdir(parents=True, exist_ok=True)
     for name in SPLITS:
         write_split(getattr(split, name), PREPARED_DIR, name)
+    # The real condition's pool is the prepared pool itself; every condition's pool lives in the same place.
+    real = condition_pool("real")
+    real.parent.mkdir(parents=True, exist_ok=True)
+    for lang in LANGS:
+        shutil.copyfile(PREPARED_DIR / f"pool.{lang}", real.with_suffix(f".{lang}"))
     stats = {"source": param(params, "corpus.source"), "raw_pairs": len(raw), "clean_pairs": len(pairs),
              "dropped": dict(sorted(dropped.items())), "dropped_held_out_as_pool_duplicates": split.dropped_as_leak,
              **{f"{name}_pairs": len(getattr(split, name)) for name in SPLITS},

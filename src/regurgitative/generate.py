@@ -1,0 +1,217 @@
+"""Stage `generate@{generator}`: a generator translates the German training pool (as far as the largest training
+size reaches) and the test set; its answers are cleaned and flagged, the pool becomes the generator's
+regurgitative condition, and its test-set translations are scored (E2: the generator's own quality).
+
+Writes
+  data/generated/<g>/items.jsonl     per sentence: split, index, German, the exact prompt, raw answer, cleaned
+                                     translation, flags, what cleaning stripped, finish reason, tokens, logprob
+  data/generated/<g>/test.en         the cleaned translations of the first generate.test_size test sentences
+                                     (what E2 scores against the same references)
+  data/conditions/<g>/pool.{de,en}   the condition's training pool, aligned; `generate.flagged` decides what
+                                     happens to flagged items; data/conditions/<g>/left_out.json says what
+  data/llm-cache/<g>.jsonl           the response cache (persists across `dvc repro`, pushed like any output)
+  results/generators/<g>.json        E2 scores, flag rates, requests, cache hits, tokens, cost, speed
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+from tqdm import tqdm
+
+from . import cleaning, llama_server, llm, scoring
+from .config import (CONDITIONS_DIR, GENERATED_DIR, LLM_CACHE_DIR, PREPARED_DIR, RESULTS_DIR, load_params,
+                     param)
+from .response_cache import ResponseCache
+
+
+def generator_config(params: dict, name: str) -> dict:
+    cfg = param(params, f"generators.{name}")
+    for key in ("kind", "api", "prompt", "model"):
+        param(params, f"generators.{name}.{key}")
+    if cfg["kind"] not in ("llama_cpp", "openai"):
+        raise llm.LLMError(f"params.yaml: generators.{name}.kind must be llama_cpp or openai, not {cfg['kind']!r}")
+    return cfg
+
+
+def pool_size(params: dict) -> int:
+    """How much of the pool a generator translates (generate.pool_size): the largest training size a
+    regurgitative condition can have. A fixed number rather than max(grid.train_sizes), so that adding a
+    size below it asks nothing and reruns no generation."""
+    n = int(param(params, "generate.pool_size"))
+    largest = max(int(s) for s in param(params, "grid.train_sizes"))
+    if largest > n:
+        raise ValueError(f"params.yaml: grid.train_sizes goes up to {largest} but generate.pool_size is {n}; "
+                         f"raise generate.pool_size (the generators then translate the missing sentences only)")
+    return n
+
+
+def read_lines(path: Path, limit: int | None = None) -> list[str]:
+    lines = scoring.read_lines(path)
+    if limit is not None and limit > len(lines):
+        raise ValueError(f"{path}: {len(lines)} sentences, but generate.pool_size asks for {limit}")
+    return lines[:limit]
+
+
+# ------------------------------------------------------------------------------------------------ prompts
+def build_payload(template: dict, api: str, de: str, shots: list[tuple[str, str]]) -> dict:
+    """The request body for one sentence: {"prompt"} for completions, {"messages"} for chat. Few-shot
+    examples are (German, English) pairs from the validation split."""
+    if api == "completions":
+        prompt = template.get("header", "")
+        prompt += "".join(template["example"].format(de=d, en=e) for d, e in shots)
+        return {"prompt": prompt + template["query"].format(de=de)}
+    messages = [{"role": "system", "content": template["system"]}] if template.get("system") else []
+    for d, e in shots:
+        messages += [{"role": "user", "content": template["user"].format(de=d)},
+                     {"role": "assistant", "content": e}]
+    return {"messages": messages + [{"role": "user", "content": template["user"].format(de=de)}]}
+
+
+def few_shot_examples(n: int) -> list[tuple[str, str]]:
+    if n <= 0:
+        return []
+    de, en = read_lines(PREPARED_DIR / "valid.de"), read_lines(PREPARED_DIR / "valid.en")
+    # The shortest sentences among the first 100 of validation: cheap to prompt, still whole sentences.
+    candidates = sorted(zip(de[:100], en[:100]), key=lambda p: (len(p[0]), p))
+    return candidates[:n]
+
+
+# ---------------------------------------------------------------------------------------------- endpoints
+@contextlib.contextmanager
+def endpoint(name: str, cfg: dict, params: dict, cache: ResponseCache, log_dir: Path) -> Iterator[llm.LLM]:
+    """An `llm.LLM` for the generator: a local llama.cpp server started for the block, or a remote API."""
+    g = param(params, "generate")
+    decoding = dict(cfg.get("decoding") or {})
+    if cfg["kind"] == "llama_cpp":
+        gguf = llama_server.gguf_path(cfg["model"])
+        model_id = f"gguf-sha256:{llama_server.file_sha256(gguf)}"
+        settings = dict(g.get("server") or {})
+        replicas = int(settings.pop("replicas", 1) or 1)
+        with llama_server.serve_replicas(gguf, alias=name, replicas=replicas, settings=settings,
+                                         log_dir=log_dir) as urls:
+            clients = [llm.make_client(u, llm.LOCAL_API_KEY, float(g["timeout_seconds"]), int(g["max_retries"]))
+                       for u in urls]
+            yield llm.LLM(clients, model=name, model_id=model_id, api=cfg["api"], decoding=decoding, cache=cache)
+    else:
+        base_url = cfg.get("base_url") or "https://api.openai.com/v1"
+        key = llm.api_key(cfg.get("api_key_env") or "OPENAI_API_KEY", name)
+        client = llm.make_client(base_url, key, float(g["timeout_seconds"]), int(g["max_retries"]))
+        generator = llm.LLM(client, model=cfg["model"], model_id=f"{base_url.rstrip('/')}|{cfg['model']}",
+                            api=cfg["api"], decoding=decoding, cache=cache)
+        generator.check_model()
+        yield generator
+
+
+def translate_all(generator: llm.LLM, payloads: list[dict], concurrency: int, desc: str) -> list[dict]:
+    """Answers in input order; `concurrency` requests in flight; a progress bar with rate and time left."""
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool, \
+            tqdm(total=len(payloads), desc=desc, unit="sent", file=sys.stderr, mininterval=2) as bar:
+        futures = [pool.submit(generator.complete, p) for p in payloads]
+        answers = []
+        for f in futures:
+            answers.append(f.result())
+            bar.update(1)
+    return answers
+
+
+# ------------------------------------------------------------------------------------------------- stage
+def condition_pool(items: list[dict], policy: str) -> tuple[list[tuple[str, str]], list[dict]]:
+    """The condition's (German, English) pairs in pool order, and the items left out (policy `drop`)."""
+    if policy not in ("keep", "drop"):
+        raise ValueError(f"params.yaml: generate.flagged must be keep or drop, not {policy!r}")
+    kept, left_out = [], []
+    for it in items:
+        if policy == "drop" and it["flags"]:
+            left_out.append({"index": it["index"], "de": it["de"], "flags": it["flags"]})
+        else:
+            kept.append((it["de"], it["text"]))
+    return kept, left_out
+
+
+def generate(name: str) -> dict:
+    params = load_params()
+    cfg = generator_config(params, name)
+    g = param(params, "generate")
+    template = param(params, f"prompts.{cfg['prompt']}")
+    shots = few_shot_examples(int(template.get("shots", 0)))
+    test_size = g.get("test_size")
+    sentences = {"pool": read_lines(PREPARED_DIR / "pool.de", pool_size(params)),
+                 "test": read_lines(PREPARED_DIR / "test.de", None if test_size is None else int(test_size))}
+
+    out, condition = GENERATED_DIR / name, CONDITIONS_DIR / name
+    for d in (out, condition):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+    cache_path = LLM_CACHE_DIR / f"{name}.jsonl"
+    start = time.perf_counter()
+    with ResponseCache(cache_path) as cache:
+        cached_before = len(cache)
+        if cache.dropped_partial_line:
+            print(f"{cache_path}: dropped a line cut short by an interrupted run", file=sys.stderr)
+        with endpoint(name, cfg, params, cache, out) as generator:
+            items = []
+            for split, des in sentences.items():
+                payloads = [build_payload(template, cfg["api"], de, shots) for de in des]
+                answers = translate_all(generator, payloads, int(g["concurrency"]), f"{name} {split}")
+                for i, (de, payload, a) in enumerate(zip(des, payloads, answers)):
+                    c = cleaning.clean(a["text"], de, a["finish_reason"])
+                    items.append({"split": split, "index": i, "de": de, **payload, "raw": a["text"],
+                                  "text": c.text, "flags": c.flags, "stripped": c.stripped,
+                                  "finish_reason": a["finish_reason"], "prompt_tokens": a["prompt_tokens"],
+                                  "completion_tokens": a["completion_tokens"], "mean_logprob": a["mean_logprob"]})
+        usage = generator.usage
+    seconds = time.perf_counter() - start
+
+    with (out / "items.jsonl").open("w", encoding="utf-8") as f:
+        for it in items:
+            f.write(json.dumps(it, ensure_ascii=False) + "\n")
+    test_items = [it for it in items if it["split"] == "test"]
+    (out / "test.en").write_text("".join(it["text"] + "\n" for it in test_items), encoding="utf-8")
+    pairs, left_out = condition_pool([it for it in items if it["split"] == "pool"], g["flagged"])
+    for lang, k in (("de", 0), ("en", 1)):
+        (condition / f"pool.{lang}").write_text("".join(p[k] + "\n" for p in pairs), encoding="utf-8")
+    (condition / "left_out.json").write_text(json.dumps(left_out, ensure_ascii=False, indent=1) + "\n")
+
+    pool_items = [it for it in items if it["split"] == "pool"]
+    metrics = {"generator": name, "kind": cfg["kind"], "model": cfg["model"], "api": cfg["api"],
+               **{f"test_{k}": v for k, v in scoring.score(
+                   [it["text"] for it in test_items],
+                   read_lines(PREPARED_DIR / "test.en", len(test_items))).items()},
+               "pool_sentences": len(pool_items), "test_sentences": len(test_items),
+               "condition_pairs": len(pairs), "left_out": len(left_out),
+               "flag_rates": {f: round(sum(f in it["flags"] for it in pool_items) / len(pool_items), 4)
+                              for f in cleaning.FLAGS},
+               "flagged_rate": round(sum(bool(it["flags"]) for it in pool_items) / len(pool_items), 4),
+               "requests": usage.requests, "cache_hits": usage.cache_hits, "cached_before": cached_before,
+               "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+               "retried_bad_answers": usage.retried_bad_answers, "finish_reasons": usage.by_finish_reason,
+               "cost_usd": usage.cost(cfg.get("price_per_million_tokens")),
+               "wall_seconds": round(seconds, 1),
+               "sentences_per_second": round(usage.requests / seconds, 3) if usage.requests else None}
+    path = RESULTS_DIR / "generators" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--generator", required=True, help="a name under `generators` in params.yaml")
+    a = ap.parse_args()
+    try:
+        print(json.dumps(generate(a.generator), indent=2))
+    except (llm.LLMError, llama_server.ServerError, KeyError, ValueError) as e:
+        sys.exit(f"generate@{a.generator}: {e}")
+
+
+if __name__ == "__main__":
+    main()
