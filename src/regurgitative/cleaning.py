@@ -19,7 +19,8 @@ from .corpus import dedup_key, normalize
 FLAGS = ("empty", "refusal", "untranslated", "wrong_language", "repetition", "truncated")
 
 _PATTERN_CONTINUATION = re.compile(r"\s*\b(German|Deutsch|English|Englisch|Source|Target)\s*:", re.IGNORECASE)
-_PREAMBLE = re.compile(r"^\s*(sure[,!.]?\s*)?(here\s+is|here's|this\s+is)\b[^:\n]{0,60}:\s*", re.IGNORECASE)
+_PREAMBLE = re.compile(r"^\s*(sure[,!.]?\s*)?(here\s+is|here's|this\s+is|the\s+(english\s+)?translation\b)"
+                       r"[^:\n]{0,80}:\s*", re.IGNORECASE)
 _LABEL = re.compile(r"^\s*(english(\s+translation)?|translation|translated(\s+text)?|answer|output|"
                     r"en|übersetzung)\s*:\s*", re.IGNORECASE)
 _QUOTES = [('"', '"'), ("“", "”"), ("„", "“"), ("'", "'"), ("‘", "’"), ("«", "»"), ("»", "«"), ("`", "`")]
