@@ -93,6 +93,9 @@ def test_language_is_only_judged_when_it_can_be():
 
 @pytest.mark.parametrize("text, loop", [("the the the the", True), ("a b a b a b a b", True),
                                        ("Click the button to open the dialog.", False),
-                                       ("yes, yes, yes", False)])
+                                       ("yes, yes, yes", False),
+                                       # a fairseq teacher trained on 100 pairs (ci profile)
+                                       ("Ifffffffffffffffssssssss the TThhhhhhhhhhhh", True),
+                                       ("Mississippi, bookkeeper, 1000000 rows", False)])
 def test_repetition_loops(text, loop):
     assert cleaning.is_repetition(text) is loop

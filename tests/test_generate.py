@@ -30,8 +30,8 @@ def write_workdir(root: Path, base_url: str, api: str = "completions", concurren
     pairs, _ = corpus.clean(pairs, corpus.CleaningRules(min_words=3))
     (root / PREPARED_DIR).mkdir(parents=True)
     for name, part in (("pool", pairs[:30]), ("valid", pairs[30:40]), ("test", pairs[40:48])):
-        for lang in ("de", "en"):
-            (root / PREPARED_DIR / f"{name}.{lang}").write_text("".join(getattr(p, lang) + "\n" for p in part))
+        for field in ("de", "en", "doc"):
+            (root / PREPARED_DIR / f"{name}.{field}").write_text("".join(getattr(p, field) + "\n" for p in part))
     params = profile.render("ci", REPO / "profiles")
     params["generators"]["fake"] = {"kind": "openai", "base_url": base_url, "api_key_env": KEY_ENV,
                                     "model": MODEL, "api": api, "prompt": "few_shot" if api == "completions" else "instruct",
@@ -64,6 +64,22 @@ def test_a_generated_condition_keeps_exactly_the_german_of_real(workdir):
     assert metrics["requests"] == 38 and metrics["cache_hits"] == 0 and metrics["condition_pairs"] == 30
     assert metrics["prompt_tokens"] == 380 and metrics["cost_usd"] == pytest.approx((380 * 1 + 190 * 2) / 1e6)
     assert 0 <= metrics["test_bleu"] <= 100
+
+
+def test_few_shot_examples_are_typical_length_validation_pairs_from_distinct_documents(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / PREPARED_DIR).mkdir(parents=True)
+    valid = [("Kurz.", "Short.", "a"),                                     # 1 word
+             ("Eins zwei drei vier fünf.", "One two three four five.", "a"),  # 5 words
+             ("Das ist ein Satz mit sechs.", "That is a sentence with six.", "a"),  # 6, same document
+             ("Vier Wörter sind hier.", "Four words are here.", "b"),        # 4
+             ("Ein sehr langer Satz " * 5, "A very long sentence " * 5, "c")]  # 20
+    for k, field in enumerate(("de", "en", "doc")):
+        (tmp_path / PREPARED_DIR / f"valid.{field}").write_text("".join(v[k] + "\n" for v in valid))
+    pool = ["eins zwei drei vier fünf", "a b c d e f", "a b c d"]             # median: 5 words
+    # Closest to 5 words: the 5-word pair; its document's 6-word pair is skipped; then the 4-word pair.
+    assert generate.few_shot_examples(2, pool) == [valid[1][:2], valid[3][:2]]
+    assert generate.few_shot_examples(0, pool) == []
 
 
 def test_every_prompt_is_recorded_and_its_examples_come_from_validation_only(workdir):

@@ -92,6 +92,18 @@ def test_the_generated_condition_has_the_german_of_real_and_the_llms_english(rep
     assert 0 < metrics["test_bleu"] < 100 and metrics["completion_tokens"] > 0
 
 
+def test_the_teacher_learns_from_real_pairs_no_student_sees_and_translates_the_same_german(repo):
+    real_de = (repo / "data/conditions/real/pool.de").read_text().splitlines()
+    teacher = repo / "data/conditions/teacher-low"
+    assert (teacher / "pool.de").read_text().splitlines() == real_de[:200]
+    metrics = json.loads((repo / "results/generators/teacher-low.json").read_text())
+    assert metrics["train_lines"] == [200, 300] and metrics["test_sentences"] == 100  # after the student pool
+    command = (repo / "models/teachers/teacher-low/translate-pool.sh").read_text()
+    assert "fairseq-interactive" in command and "--beam 5" in command
+    items = [json.loads(x) for x in (repo / "data/generated/teacher-low/items.jsonl").read_text().splitlines()]
+    assert all(it["mean_logprob"] < 0 for it in items)  # the teacher's confidence, a natural-log mean
+
+
 def test_aggregate_table_has_every_run_and_the_baseline(repo):
     table = pd.read_csv(repo / "results/bleu.csv")
     students = table[table.kind == "student"]
@@ -106,7 +118,7 @@ def test_figures_and_tables_are_drawn(repo):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 5_000
     generators = pd.read_csv(repo / "results/generators.csv")
-    assert list(generators.generator) == ["smollm2-135m"]
+    assert list(generators.generator) == ["smollm2-135m", "teacher-low"]
     assert "smollm2-135m" in (repo / "paper/tables/generator_quality.md").read_text()
     assert "\\begin{tabular}" in (repo / "paper/tables/generator_quality.tex").read_text()
 
@@ -147,7 +159,7 @@ def test_changing_one_size_reruns_only_that_size(repo):
     assert {"dataset@real-150", "train@real-150-1", "train@real-150-2", "evaluate@real-150-1",
             "dataset@smollm2-135m-150", "train@smollm2-135m-150-2"} <= stages
     assert not any("-100" in s for s in stages), stages
-    assert not {"prepare", "tokenizer", "baseline", "generate@smollm2-135m"} & stages
+    assert not {"prepare", "tokenizer", "baseline", "generate@smollm2-135m", "teacher@teacher-low"} & stages
 
 
 def test_a_forced_rerun_of_generation_asks_the_llm_nothing(repo):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .baseline import BASELINES
 from .cleaning import FLAGS
-from .config import RESULTS_DIR, load_params, param, run_metrics
+from .config import RESULTS_DIR, generator_names, load_params, param, run_metrics
 
 TABLE = RESULTS_DIR / "bleu.csv"
 GENERATORS_TABLE = RESULTS_DIR / "generators.csv"
@@ -42,7 +42,7 @@ def collect(params: dict) -> pd.DataFrame:
 
 def collect_generators(params: dict) -> pd.DataFrame:
     rows = []
-    for name in param(params, "grid.generators"):
+    for name in generator_names(params):
         m = json.loads((RESULTS_DIR / "generators" / f"{name}.json").read_text())
         rows.append({**m, **{f"flag_{f}": r for f, r in m["flag_rates"].items()}})
     return pd.DataFrame(rows).reindex(columns=GENERATOR_COLUMNS)

@@ -97,9 +97,14 @@ def flag(text: str, source: str, finish_reason: str = "stop") -> list[str]:
     return flags
 
 
+_LETTER_LOOP = re.compile(r"([^\W\d_]{1,4})\1{5,}")  # "Ifffffff", "TThhhhhh": a small model's subword loop
+
+
 def is_repetition(text: str, min_repeats: int = 4) -> bool:
-    """A loop: some word n-gram (n = 1..4) repeated `min_repeats` times in a row, or a long text with few
-    distinct words."""
+    """A loop: some word n-gram (n = 1..4) repeated `min_repeats` times in a row, a letter group repeated six
+    times within a word, or a long text with few distinct words."""
+    if _LETTER_LOOP.search(text):
+        return True
     words = [w.casefold() for w in _WORD.findall(text)]
     for n in range(1, 5):
         for i in range(len(words) - n * min_repeats + 1):

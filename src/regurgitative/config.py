@@ -59,6 +59,11 @@ def param(params: dict[str, Any], dotted: str, path: Path | str = PARAMS) -> Any
     return node
 
 
+def generator_names(params: dict[str, Any]) -> list[str]:
+    """Every generator of the grid: LLMs (stage generate@) and fairseq teachers (stage teacher@)."""
+    return [*param(params, "grid.generators"), *(params["grid"].get("teachers") or [])]
+
+
 def run_name(condition: str, train_size: int, seed: int) -> str:
     return f"{condition}-{train_size}-{seed}"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from pathlib import Path
 
 from . import fairseq_tools, tokenizer
 from .config import LANGS, condition_pool, dataset_dir
@@ -19,10 +20,6 @@ from .config import LANGS, condition_pool, dataset_dir
 
 def build(condition: str, train_size: int) -> Path:
     pool = condition_pool(condition)
-    out = dataset_dir(condition, train_size)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
     n_pool, n_en = (sum(1 for _ in pool.with_suffix(f".{lang}").open(encoding="utf-8")) for lang in LANGS)
     if n_pool != n_en:
         raise ValueError(f"{pool}.de has {n_pool} lines but {pool}.en has {n_en}: the condition's pool is not "
@@ -30,11 +27,22 @@ def build(condition: str, train_size: int) -> Path:
     if train_size > n_pool:
         raise ValueError(f"train_size {train_size} exceeds the {n_pool} pairs of {pool}.de "
                          f"(condition {condition!r}); lower grid.train_sizes in params.yaml (or, for a generator, raise generate.pool_size)")
+    out = binarize(pool, dataset_dir(condition, train_size), start=0, count=train_size)
+    (out / "stats.json").write_text(json.dumps({"condition": condition, "train_size": train_size}) + "\n")
+    return out
+
+
+def binarize(pool: Path, out: Path, start: int, count: int) -> Path:
+    """A fairseq data-bin in `out`: lines start .. start+count of `pool`.{de,en} as train, encoded with the
+    shared SentencePiece model and binarized with the shared dictionary, next to the shared valid and test."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
     sp = tokenizer.load()
     encoded = out / "encoded"
     encoded.mkdir()
     for lang in LANGS:
-        tokenizer.encode_file(sp, pool.with_suffix(f".{lang}"), encoded / f"train.{lang}", limit=train_size)
+        tokenizer.encode_file(sp, pool.with_suffix(f".{lang}"), encoded / f"train.{lang}", limit=count, start=start)
     cmd = tokenizer.preprocess(out, trainpref=encoded / "train")
     fairseq_tools.save_command(cmd, out / "preprocess.sh")
     shutil.rmtree(encoded)
@@ -42,7 +50,6 @@ def build(condition: str, train_size: int) -> Path:
     for f in tokenizer.BIN.iterdir():
         if f.name.startswith(("valid.", "test.")):
             shutil.copy2(f, out / f.name)
-    (out / "stats.json").write_text(json.dumps({"condition": condition, "train_size": train_size}) + "\n")
     return out
 
 

@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import shutil
+import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,10 +35,15 @@ from .response_cache import ResponseCache
 
 def generator_config(params: dict, name: str) -> dict:
     cfg = param(params, f"generators.{name}")
-    for key in ("kind", "api", "prompt", "model"):
-        param(params, f"generators.{name}.{key}")
+    param(params, f"generators.{name}.kind")
+    if cfg["kind"] == "fairseq":
+        raise llm.LLMError(f"params.yaml: generators.{name} is a fairseq teacher: name it in grid.teachers "
+                           f"(stage teacher@{name}), not in grid.generators")
     if cfg["kind"] not in ("llama_cpp", "openai"):
-        raise llm.LLMError(f"params.yaml: generators.{name}.kind must be llama_cpp or openai, not {cfg['kind']!r}")
+        raise llm.LLMError(f"params.yaml: generators.{name}.kind must be llama_cpp, openai or fairseq, "
+                           f"not {cfg['kind']!r}")
+    for key in ("api", "prompt", "model"):
+        param(params, f"generators.{name}.{key}")
     return cfg
 
 
@@ -60,6 +66,14 @@ def read_lines(path: Path, limit: int | None = None) -> list[str]:
     return lines[:limit]
 
 
+def sentences_to_translate(params: dict) -> dict[str, list[str]]:
+    """What every generator translates: the first generate.pool_size pool sentences (the student pool) and
+    the first generate.test_size test sentences (E2)."""
+    test_size = param(params, "generate.test_size")
+    return {"pool": read_lines(PREPARED_DIR / "pool.de", pool_size(params)),
+            "test": read_lines(PREPARED_DIR / "test.de", None if test_size is None else int(test_size))}
+
+
 # ------------------------------------------------------------------------------------------------ prompts
 def build_payload(template: dict, api: str, de: str, shots: list[tuple[str, str]]) -> dict:
     """The request body for one sentence: {"prompt"} for completions, {"messages"} for chat. Few-shot
@@ -75,13 +89,23 @@ def build_payload(template: dict, api: str, de: str, shots: list[tuple[str, str]
     return {"messages": messages + [{"role": "user", "content": template["user"].format(de=de)}]}
 
 
-def few_shot_examples(n: int) -> list[tuple[str, str]]:
+def few_shot_examples(n: int, pool: list[str]) -> list[tuple[str, str]]:
+    """n (German, English) validation pairs of typical length for what the generator will translate: the
+    German closest in words to the pool's median, one per validation document (no near-duplicate shots), in
+    validation order. Short shots teach short answers (a brevity penalty of 0.47 for Gemma with the
+    shortest ones); the validation split is neither in the pool nor in the test set."""
     if n <= 0:
         return []
     de, en = read_lines(PREPARED_DIR / "valid.de"), read_lines(PREPARED_DIR / "valid.en")
-    # The shortest sentences among the first 100 of validation: cheap to prompt, still whole sentences.
-    candidates = sorted(zip(de[:100], en[:100]), key=lambda p: (len(p[0]), p))
-    return candidates[:n]
+    docs = read_lines(PREPARED_DIR / "valid.doc")
+    target = statistics.median(len(s.split()) for s in pool)
+    chosen: dict[str, int] = {}
+    for i in sorted(range(len(de)), key=lambda i: (abs(len(de[i].split()) - target), i)):
+        if docs[i] not in chosen:
+            chosen[docs[i]] = i
+        if len(chosen) == n:
+            break
+    return [(de[i], en[i]) for i in sorted(chosen.values())]
 
 
 # ---------------------------------------------------------------------------------------------- endpoints
@@ -141,16 +165,10 @@ def generate(name: str) -> dict:
     cfg = generator_config(params, name)
     g = param(params, "generate")
     template = param(params, f"prompts.{cfg['prompt']}")
-    shots = few_shot_examples(int(template.get("shots", 0)))
-    test_size = g.get("test_size")
-    sentences = {"pool": read_lines(PREPARED_DIR / "pool.de", pool_size(params)),
-                 "test": read_lines(PREPARED_DIR / "test.de", None if test_size is None else int(test_size))}
+    sentences = sentences_to_translate(params)
+    shots = few_shot_examples(int(template.get("shots", 0)), sentences["pool"])
 
-    out, condition = GENERATED_DIR / name, CONDITIONS_DIR / name
-    for d in (out, condition):
-        if d.exists():
-            shutil.rmtree(d)
-        d.mkdir(parents=True)
+    out = fresh_dirs(name)
     cache_path = LLM_CACHE_DIR / f"{name}.jsonl"
     start = time.perf_counter()
     with ResponseCache(cache_path) as cache:
@@ -162,27 +180,54 @@ def generate(name: str) -> dict:
             for split, des in sentences.items():
                 payloads = [build_payload(template, cfg["api"], de, shots) for de in des]
                 answers = translate_all(generator, payloads, int(g["concurrency"]), f"{name} {split}")
-                for i, (de, payload, a) in enumerate(zip(des, payloads, answers)):
-                    c = cleaning.clean(a["text"], de, a["finish_reason"])
-                    items.append({"split": split, "index": i, "de": de, **payload, "raw": a["text"],
-                                  "text": c.text, "flags": c.flags, "stripped": c.stripped,
-                                  "finish_reason": a["finish_reason"], "prompt_tokens": a["prompt_tokens"],
-                                  "completion_tokens": a["completion_tokens"], "mean_logprob": a["mean_logprob"]})
+                items += [item(split, i, de, a, payload) for i, (de, payload, a) in enumerate(zip(des, payloads, answers))]
         usage = generator.usage
     seconds = time.perf_counter() - start
+    return write_outputs(name, cfg, items, g["flagged"], {
+        "requests": usage.requests, "cache_hits": usage.cache_hits, "cached_before": cached_before,
+        "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+        "retried_bad_answers": usage.retried_bad_answers, "finish_reasons": usage.by_finish_reason,
+        "cost_usd": usage.cost(cfg.get("price_per_million_tokens")), "wall_seconds": round(seconds, 1),
+        "sentences_per_second": round(usage.requests / seconds, 3) if usage.requests else None})
 
+
+# ---------------------------------------------------------------------------- outputs (shared by teacher@)
+def fresh_dirs(name: str) -> Path:
+    """Empty data/generated/<g>/ and data/conditions/<g>/; returns the former."""
+    out, condition = GENERATED_DIR / name, CONDITIONS_DIR / name
+    for d in (out, condition):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+    return out
+
+
+def item(split: str, index: int, de: str, answer: dict, request: dict) -> dict:
+    """One generated sentence as items.jsonl records it: the request (prompt or messages, or a teacher's
+    command), the raw answer, the cleaned translation and its flags."""
+    c = cleaning.clean(answer["text"], de, answer["finish_reason"])
+    return {"split": split, "index": index, "de": de, **request, "raw": answer["text"], "text": c.text,
+            "flags": c.flags, "stripped": c.stripped, "finish_reason": answer["finish_reason"],
+            "prompt_tokens": answer["prompt_tokens"], "completion_tokens": answer["completion_tokens"],
+            "mean_logprob": answer["mean_logprob"]}
+
+
+def write_outputs(name: str, cfg: dict, items: list[dict], flagged: str, usage: dict) -> dict:
+    """Write a generator's items, its test-set translations, its condition and its E2 metrics; return
+    the metrics."""
+    out, condition = GENERATED_DIR / name, CONDITIONS_DIR / name
     with (out / "items.jsonl").open("w", encoding="utf-8") as f:
         for it in items:
             f.write(json.dumps(it, ensure_ascii=False) + "\n")
     test_items = [it for it in items if it["split"] == "test"]
     (out / "test.en").write_text("".join(it["text"] + "\n" for it in test_items), encoding="utf-8")
-    pairs, left_out = condition_pool([it for it in items if it["split"] == "pool"], g["flagged"])
+    pool_items = [it for it in items if it["split"] == "pool"]
+    pairs, left_out = condition_pool(pool_items, flagged)
     for lang, k in (("de", 0), ("en", 1)):
         (condition / f"pool.{lang}").write_text("".join(p[k] + "\n" for p in pairs), encoding="utf-8")
     (condition / "left_out.json").write_text(json.dumps(left_out, ensure_ascii=False, indent=1) + "\n")
 
-    pool_items = [it for it in items if it["split"] == "pool"]
-    metrics = {"generator": name, "kind": cfg["kind"], "model": cfg["model"], "api": cfg["api"],
+    metrics = {"generator": name, "kind": cfg["kind"], "model": cfg.get("model"), "api": cfg.get("api"),
                **{f"test_{k}": v for k, v in scoring.score(
                    [it["text"] for it in test_items],
                    read_lines(PREPARED_DIR / "test.en", len(test_items))).items()},
@@ -191,12 +236,7 @@ def generate(name: str) -> dict:
                "flag_rates": {f: round(sum(f in it["flags"] for it in pool_items) / len(pool_items), 4)
                               for f in cleaning.FLAGS},
                "flagged_rate": round(sum(bool(it["flags"]) for it in pool_items) / len(pool_items), 4),
-               "requests": usage.requests, "cache_hits": usage.cache_hits, "cached_before": cached_before,
-               "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-               "retried_bad_answers": usage.retried_bad_answers, "finish_reasons": usage.by_finish_reason,
-               "cost_usd": usage.cost(cfg.get("price_per_million_tokens")),
-               "wall_seconds": round(seconds, 1),
-               "sentences_per_second": round(usage.requests / seconds, 3) if usage.requests else None}
+               **usage}
     path = RESULTS_DIR / "generators" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(metrics, indent=2) + "\n")

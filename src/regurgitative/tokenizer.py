@@ -41,9 +41,10 @@ def load(tokenizer_dir: Path = TOKENIZER_DIR) -> spm.SentencePieceProcessor:
     return spm.SentencePieceProcessor(model_file=str(tokenizer_dir / "spm.model"))
 
 
-def encode_file(sp: spm.SentencePieceProcessor, src: Path, dst: Path, limit: int | None = None) -> int:
-    """Encode one sentence per line into space-separated pieces; the first `limit` lines only if given."""
-    lines = src.read_text(encoding="utf-8").splitlines()[:limit]
+def encode_file(sp: spm.SentencePieceProcessor, src: Path, dst: Path, limit: int | None = None,
+                start: int = 0) -> int:
+    """Encode one sentence per line into space-separated pieces: lines start .. start+limit (all if None)."""
+    lines = src.read_text(encoding="utf-8").splitlines()[start:None if limit is None else start + limit]
     pieces = sp.encode(lines, out_type=str)
     dst.write_text("".join(" ".join(p) + "\n" for p in pieces), encoding="utf-8")
     return len(lines)

@@ -1,0 +1,132 @@
+"""Stage `teacher@{teacher}`: a fairseq generator (the study's low- and high-performance teachers). A transformer
+is trained on real pairs that no student ever sees (the prepared pool's lines after the student pool, the
+first generate.pool_size), then translates the student pool and the test set with batched beam search
+(fairseq-interactive). Its outputs are those of `generate@`: items, the condition, the E2 metrics; each item
+also carries the teacher's mean token log-probability (natural log, end of sentence included), a
+reference-free confidence score.
+
+Writes models/teachers/<t>/ (data-bin, checkpoint, train.sh, translate.sh, logs) and, like generate@,
+data/generated/<t>/, data/conditions/<t>/ and results/generators/<t>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from . import dataset, fairseq_tools, generate, tokenizer, train
+from .config import MODELS_DIR, PREPARED_DIR, SRC, TGT, load_params, param
+
+TEACHERS_DIR = MODELS_DIR / "teachers"
+# fairseq-interactive: H-<id> <score: mean log2-probability per token> <hypothesis, pieces joined>
+_HYPOTHESIS = re.compile(r"^H-(\d+)\t(\S+)\t(.*)$")
+
+
+def teacher_config(params: dict, name: str) -> dict:
+    cfg = param(params, f"generators.{name}")
+    if cfg.get("kind") != "fairseq":
+        raise ValueError(f"params.yaml: grid.teachers names {name!r}, whose generators.{name}.kind is "
+                         f"{cfg.get('kind')!r}, not fairseq (LLM generators belong in grid.generators)")
+    param(params, f"generators.{name}.train_pairs")
+    return cfg
+
+
+def training_lines(params: dict, cfg: dict, name: str) -> tuple[int, int]:
+    """(start, count) of the teacher's real training pairs in the prepared pool: right after the student pool,
+    so that no student's training set overlaps a teacher's."""
+    start, count = generate.pool_size(params), int(cfg["train_pairs"])
+    available = len(generate.read_lines(PREPARED_DIR / f"pool.{SRC}"))
+    if start + count > available:
+        raise ValueError(f"params.yaml: generators.{name}.train_pairs is {count}, but the prepared pool has "
+                         f"{available} pairs and the first {start} (generate.pool_size) are the students' pool; "
+                         f"lower train_pairs or generate.pool_size")
+    return start, count
+
+
+def translate_command(data: Path, checkpoint: Path, source: Path, decoding: dict, device: str) -> list[str]:
+    return ["fairseq-interactive", str(data), "--path", str(checkpoint), "--task", "translation",
+            "--source-lang", SRC, "--target-lang", TGT, "--input", str(source),
+            *train.fairseq_flags(decoding),
+            "--remove-bpe", "sentencepiece", "--required-batch-size-multiple", "1", "--num-workers", "0",
+            *(["--cpu"] if device == "cpu" else [])]
+
+
+def read_translations(log: Path, expected: int) -> list[dict]:
+    """Answers in input order, in the shape generate.item() takes."""
+    by_id: dict[int, dict] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        m = _HYPOTHESIS.match(line)
+        if m:
+            text = m.group(3)
+            by_id[int(m.group(1))] = {"text": text, "finish_reason": "stop", "prompt_tokens": None,
+                                      "completion_tokens": None,
+                                      "mean_logprob": round(float(m.group(2)) * math.log(2), 4)}
+    if sorted(by_id) != list(range(expected)):
+        missing = sorted(set(range(expected)) - set(by_id))[:10]
+        raise RuntimeError(f"{log}: {len(by_id)} translations for {expected} sentences (missing {missing}...)")
+    return [by_id[i] for i in range(expected)]
+
+
+def teach(name: str) -> dict:
+    params = load_params()
+    cfg = teacher_config(params, name)
+    start, count = training_lines(params, cfg, name)
+    train_cfg = dict(param(params, "train"))
+    train_cfg["fairseq_args"] = {**train_cfg["fairseq_args"], **(cfg.get("fairseq_args") or {})}
+    threads = train_cfg.get("threads")
+    out = TEACHERS_DIR / name
+    if out.exists():
+        shutil.rmtree(out)
+
+    t0 = time.perf_counter()
+    data = dataset.binarize(PREPARED_DIR / "pool", out / "data-bin", start=start, count=count)
+    model = out / "model"
+    model.mkdir()
+    cmd = train.command(data, model, int(cfg.get("seed", 1)), train_cfg)
+    fairseq_tools.save_command(cmd, out / "train.sh")
+    fairseq_tools.run(cmd, log=out / "train.log", threads=threads)
+    train_summary = train.summarize_log(out / "train.log")
+    train_seconds = time.perf_counter() - t0
+
+    sentences = generate.sentences_to_translate(params)
+    generate.fresh_dirs(name)
+    sp = tokenizer.load()
+    t1 = time.perf_counter()
+    items = []
+    for split, des in sentences.items():
+        source = out / f"{split}.{SRC}.pieces"
+        source.write_text("".join(" ".join(p) + "\n" for p in sp.encode(des, out_type=str)), encoding="utf-8")
+        cmd = translate_command(data, model / "checkpoint_best.pt", source, dict(cfg.get("decoding") or {}),
+                                train.resolve_device(train_cfg["device"]))
+        fairseq_tools.save_command(cmd, out / f"translate-{split}.sh")
+        fairseq_tools.run(cmd, log=out / f"translate-{split}.log", threads=threads)
+        answers = read_translations(out / f"translate-{split}.log", len(des))
+        items += [generate.item(split, i, de, a, {}) for i, (de, a) in enumerate(zip(des, answers))]
+    translate_seconds = time.perf_counter() - t1
+
+    described = {**cfg, "model": f"fairseq transformer, {count} real pairs", "api": "beam search"}
+    return generate.write_outputs(name, described, items, param(params, "generate.flagged"), {
+        "train_pairs": count, "train_lines": [start, start + count],
+        "teacher_best_valid_loss": train_summary["best_valid_loss"], "teacher_epochs": train_summary["epochs"],
+        "train_seconds": round(train_seconds, 1), "translate_seconds": round(translate_seconds, 1),
+        "wall_seconds": round(train_seconds + translate_seconds, 1),
+        "sentences_per_second": round(len(items) / translate_seconds, 3)})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--teacher", required=True, help="a name under `generators` (kind fairseq) in params.yaml")
+    a = ap.parse_args()
+    try:
+        print(json.dumps(teach(a.teacher), indent=2))
+    except (KeyError, ValueError) as e:
+        sys.exit(f"teacher@{a.teacher}: {e}")
+
+
+if __name__ == "__main__":
+    main()
