@@ -38,8 +38,10 @@ def write_workdir(root: Path, base_url: str, api: str = "completions", concurren
                                     "decoding": {"max_tokens": 16, "temperature": 0.0},
                                     "price_per_million_tokens": {"input": 1.0, "output": 2.0}}
     params["prompts"]["few_shot"]["shots"] = 2
-    params["grid"].update(conditions=["real", "fake"], generators=["fake"], train_sizes=[20, 30])
-    params["generate"].update(pool_size=30, concurrency=concurrency, timeout_seconds=5, max_retries=3)
+    params["grid"].update(conditions=["real", "fake"], generators=["fake"], teachers=[], train_sizes=[20, 30],
+                          mitigations=[])
+    params["generate"].update(pool_size=30, detector_size=0, concurrency=concurrency, timeout_seconds=5,
+                              max_retries=3)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

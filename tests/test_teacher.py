@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from regurgitative import teacher
+from regurgitative import generate, teacher
 from regurgitative.config import PREPARED_DIR
 
 
@@ -15,7 +15,7 @@ def prepared(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / PREPARED_DIR).mkdir(parents=True)
     (tmp_path / PREPARED_DIR / "pool.de").write_text("".join(f"Satz {i}\n" for i in range(50)))
-    return {"grid": {"train_sizes": [10, 20]}, "generate": {"pool_size": 20},
+    return {"grid": {"train_sizes": [10, 20], "teachers": ["t"]}, "generate": {"pool_size": 20, "detector_size": 0},
             "generators": {"t": {"kind": "fairseq", "train_pairs": 30}}}
 
 
@@ -45,3 +45,12 @@ def test_translations_come_back_in_input_order_with_natural_log_confidence(tmp_p
     assert answers[0]["mean_logprob"] == pytest.approx(-0.5 * math.log(2), abs=1e-4)
     with pytest.raises(RuntimeError, match=r"2 translations for 3 sentences \(missing \[2\]"):
         teacher.read_translations(log, 3)
+
+
+def test_the_detector_split_comes_after_every_student_and_teacher_sentence(prepared):
+    prepared["generators"]["t"]["train_pairs"] = 20
+    prepared["generate"]["detector_size"] = 10
+    assert generate.detector_lines(prepared) == (40, 10)  # students 0-19, teacher 20-39, detector 40-49
+    prepared["generate"]["detector_size"] = 11
+    with pytest.raises(ValueError, match=r"generate\.detector_size is 11.*50 pairs.*first 40"):
+        generate.detector_lines(prepared)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .baseline import BASELINES
 from .cleaning import FLAGS
-from .config import RESULTS_DIR, generator_names, load_params, param, run_metrics
+from .config import RESULTS_DIR, generator_names, grid_runs, load_params, run_metrics
 
 TABLE = RESULTS_DIR / "bleu.csv"
 GENERATORS_TABLE = RESULTS_DIR / "generators.csv"
@@ -19,22 +19,38 @@ GENERATOR_COLUMNS = ["generator", "kind", "model", "api", "test_bleu", "test_chr
                      *(f"flag_{f}" for f in FLAGS), "pool_sentences", "condition_pairs", "left_out", "requests",
                      "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "wall_seconds",
                      "sentences_per_second", "test_bleu_signature"]
-COLUMNS = ["kind", "condition", "train_size", "seed", "bleu", "chrf", "bleu_brevity_penalty", "segments",
+COLUMNS = ["kind", "experiment", "condition", "generator", "score", "generated_share", "train_size", "seed", "bleu", "chrf", "bleu_brevity_penalty", "segments",
            "best_epoch", "epochs", "updates", "best_valid_loss", "train_seconds", "target_words_per_second",
            "generate_seconds", "bleu_signature", "chrf_signature"]
+
+
+def describe(params: dict, condition: str) -> dict:
+    """What a condition is, in the study's terms: its experiment (E1: real and the generators; E5: ordered by a
+    quality score; E6: a mix of generators; E7: ordered by the detector; E8: a share of generated data), the
+    generator(s) its English comes from, the score that orders it, and its share of generated English."""
+    if condition not in (params["grid"].get("mitigations") or []):
+        return {"experiment": "E1", "generator": None if condition == "real" else condition,
+                "score": None, "generated_share": 0.0 if condition == "real" else 1.0}
+    recipe = params["mitigations"][condition]
+    if recipe["method"] == "order":
+        return {"experiment": "E7" if recipe["score"] == "detector" else "E5", "generator": recipe["generator"],
+                "score": recipe["score"], "generated_share": 1.0}
+    if recipe["method"] == "mix":
+        return {"experiment": "E6", "generator": "+".join(recipe["generators"]), "score": None,
+                "generated_share": 1.0}
+    return {"experiment": "E8", "generator": recipe["generator"], "score": None,
+            "generated_share": float(recipe["share"])}
 
 
 def collect(params: dict) -> pd.DataFrame:
     rows = []
     # Only the runs of the current grid: metrics of runs dropped from params may still lie in results/runs.
-    for condition in param(params, "grid.conditions"):
-        for train_size in param(params, "grid.train_sizes"):
-            for seed in param(params, "grid.seeds"):
-                path = run_metrics(condition, train_size, seed)
-                if not path.exists():
-                    raise FileNotFoundError(f"{path}: missing metrics of run {condition}-{train_size}-{seed}; "
-                                            f"run `dvc repro` first")
-                rows.append({"kind": "student", **json.loads(path.read_text())})
+    for condition, train_size, seed in grid_runs(params):
+        path = run_metrics(condition, train_size, seed)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: missing metrics of run {condition}-{train_size}-{seed}; "
+                                    f"run `dvc repro` first")
+        rows.append({"kind": "student", **describe(params, condition), **json.loads(path.read_text())})
     for name, scores in json.loads(BASELINES.read_text()).items():
         rows.append({"kind": "baseline", "condition": name, **scores})
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
@@ -51,7 +67,7 @@ def collect_generators(params: dict) -> pd.DataFrame:
 def fraction_of_real(table: pd.DataFrame) -> dict:
     """For each regurgitative condition: the smallest real training size whose mean BLEU beats the
     condition's mean BLEU at its largest size (None: no real size does)."""
-    means = table[table.kind == "student"].groupby(["condition", "train_size"]).bleu.mean()
+    means = table[table.experiment == "E1"].groupby(["condition", "train_size"]).bleu.mean()
     if "real" not in means.index.get_level_values(0):
         return {}
     real = means["real"].sort_index()
@@ -68,6 +84,26 @@ def fraction_of_real(table: pd.DataFrame) -> dict:
     return out
 
 
+def mitigation_effects(table: pd.DataFrame) -> dict:
+    """For each mitigation condition and size (means over seeds): its BLEU, the unmitigated generator's (for a
+    mix: the best of its generators), real's, and the share of the real-vs-generator gap it closes."""
+    students = table[table.kind == "student"]
+    means = students.groupby(["condition", "train_size"]).bleu.mean()
+    out: dict = {}
+    for (condition, size), g in students[students.experiment != "E1"].groupby(["condition", "train_size"]):
+        parts = g.generator.iloc[0].split("+")
+        if ("real", size) not in means or not all((p, size) in means for p in parts):
+            continue  # the counterparts were not trained at this size
+        base = max(means[(p, size)] for p in parts)
+        real, bleu = means[("real", size)], means[(condition, size)]
+        out.setdefault(condition, {})[str(int(size))] = {
+            "experiment": g.experiment.iloc[0], "bleu_mean": round(float(bleu), 2),
+            "unmitigated_bleu": round(float(base), 2), "real_bleu": round(float(real), 2),
+            # only meaningful where there is a gap: real above the unmitigated generator
+            "gap_closed": round(float((bleu - base) / (real - base)), 3) if real > base else None}
+    return out
+
+
 def summarize(table: pd.DataFrame) -> dict:
     """Mean over seeds per condition and size, for `dvc metrics show`."""
     students = table[table.kind == "student"]
@@ -79,6 +115,7 @@ def summarize(table: pd.DataFrame) -> dict:
     for _, row in table[table.kind == "baseline"].iterrows():
         summary[f"baseline_{row.condition}"] = {"bleu": round(float(row.bleu), 2), "chrf": round(float(row.chrf), 2)}
     summary["fraction_of_real"] = fraction_of_real(table)
+    summary["mitigations"] = mitigation_effects(table)
     return summary
 
 

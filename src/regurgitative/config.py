@@ -1,6 +1,7 @@
 """Where things live and what params.yaml says: the one place every stage looks both up."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ TOKENIZER_DIR = Path("data/tokenizer")    # shared SentencePiece model + fairseq
 GENERATED_DIR = Path("data/generated")    # per generator: its raw and cleaned translations, flags, prompts
 LLM_CACHE_DIR = Path("data/llm-cache")    # per generator: the append-only response cache (persisted)
 CONDITIONS_DIR = Path("data/conditions")  # per condition: its ordered training pool, pool.{de,en}
+QUALITY_DIR = Path("data/quality")        # per generator: a quality score for every pool sentence (E5)
 DATASETS_DIR = Path("data/datasets")      # one fairseq data-bin per (condition, train_size)
 MODELS_DIR = Path("models")               # one student per (condition, train_size, seed)
 RESULTS_DIR = Path("results")             # metrics (small, in git)
@@ -62,6 +64,29 @@ def param(params: dict[str, Any], dotted: str, path: Path | str = PARAMS) -> Any
 def generator_names(params: dict[str, Any]) -> list[str]:
     """Every generator of the grid: LLMs (stage generate@) and fairseq teachers (stage teacher@)."""
     return [*param(params, "grid.generators"), *(params["grid"].get("teachers") or [])]
+
+
+def grid_sizes(params: dict[str, Any]) -> dict[str, list[int]]:
+    """Every condition the grid trains and its training sizes: grid.conditions at grid.train_sizes (E1), and
+    the mitigation conditions (grid.mitigations, built by mitigate@) at grid.mitigation_sizes."""
+    sizes = {c: [int(n) for n in param(params, "grid.train_sizes")] for c in param(params, "grid.conditions")}
+    for m in params["grid"].get("mitigations") or []:
+        sizes[m] = [int(n) for n in param(params, "grid.mitigation_sizes")]
+    return sizes
+
+
+def grid_runs(params: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(condition, train_size, seed) of every student the grid trains."""
+    seeds = [int(s) for s in param(params, "grid.seeds")]
+    return [(c, n, s) for c, sizes in grid_sizes(params).items() for n in sizes for s in seeds]
+
+
+def generated_items(generator: str) -> list[dict]:
+    """What generate@/teacher@ recorded for every sentence a generator translated (items.jsonl): split,
+    index, German, request, raw answer, cleaned text, flags, what cleaning stripped, mean log-probability."""
+    path = GENERATED_DIR / generator / "items.jsonl"
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
 
 
 def run_name(condition: str, train_size: int, seed: int) -> str:

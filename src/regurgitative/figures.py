@@ -1,8 +1,11 @@
-"""Stage `figures` (and `make figures`): paper/figures/ and paper/tables/ drawn from the aggregate tables
-alone (results/bleu.csv, results/generators.csv), so it works without retraining and from pulled artefacts."""
+"""Stage `figures` (and `make figures`): paper/figures/ and paper/tables/ drawn from the results tables alone
+(results/bleu.csv, generators.csv, errors.csv, diversity.csv, significance.csv, summary.json, quality.json), so it works without retraining and from pulled
+artefacts. One figure and one table per experiment: E1 bleu_vs_train_size, E2 generator_quality (table), E3
+errors, E4 diversity, E5-E8 mitigations."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import matplotlib
@@ -12,14 +15,19 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .aggregate import GENERATORS_TABLE, TABLE  # noqa: E402
+from . import findings  # noqa: E402
+from .aggregate import GENERATORS_TABLE, SUMMARY, TABLE  # noqa: E402
+from .diversity import TABLE as DIVERSITY_TABLE  # noqa: E402
+from .errors import TABLE as ERRORS_TABLE  # noqa: E402
+from .quality import SUMMARY as QUALITY_SUMMARY  # noqa: E402
+from .significance import TABLE as SIGNIFICANCE_TABLE  # noqa: E402
 from .config import FIGURES_DIR, TABLES_DIR  # noqa: E402
 
 
 def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:
     """E1: BLEU against training size per condition; the band is the spread over seeds (min to max),
     dots are single seeds; dashed lines are baselines."""
-    students = table[table.kind == "student"]
+    students = table[(table.kind == "student") & (table.experiment == "E1")]
     baselines = table[table.kind == "baseline"]
     sns.set_theme(style="whitegrid", context="paper")
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
@@ -40,12 +48,7 @@ def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:
     ax.set(xlabel="training pairs", ylabel="BLEU (test)",
            title=f"German→English students trained from scratch ({seeds} seed{'s' if seeds > 1 else ''} per point)")
     ax.title.set_fontsize(9)
-    fig.tight_layout()
-    paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
-    for p in paths:
-        fig.savefig(p, dpi=200)
-    plt.close(fig)
-    return paths
+    return save(fig, out)
 
 
 def generator_quality(generators: pd.DataFrame, out: Path) -> list[Path]:
@@ -55,23 +58,146 @@ def generator_quality(generators: pd.DataFrame, out: Path) -> list[Path]:
     table["flagged_rate"] = (100 * table.flagged_rate).round(1)
     table = table.sort_values("test_bleu", ascending=False).rename(columns={
         "test_bleu": "BLEU", "test_chrf": "chrF", "flagged_rate": "flagged (%)"})
+    return write_table(table.round(1), out)
+
+
+def save(fig, out: Path) -> list[Path]:
+    fig.tight_layout()
+    paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
+    for p in paths:
+        fig.savefig(p, dpi=200)
+    plt.close(fig)
+    return paths
+
+
+def write_table(table: pd.DataFrame, out: Path) -> list[Path]:
+    """Markdown for the README, LaTeX (booktabs) for the write-up."""
     md, tex = out.with_suffix(".md"), out.with_suffix(".tex")
-    md.write_text(table.to_markdown(index=False, floatfmt=".1f") + "\n", encoding="utf-8")
-    tex.write_text(table.style.hide(axis="index").format(precision=1).to_latex(hrules=True), encoding="utf-8")
+    md.write_text(table.to_markdown(index=False) + "\n", encoding="utf-8")
+    tex.write_text(table.style.hide(axis="index").to_latex(hrules=True), encoding="utf-8")
     return [md, tex]
+
+
+def error_rates(errors: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
+    """E3: the rate of each error indicator per condition, with 95 % bootstrap intervals; indicators that cannot
+    apply to a human reference are left out for real (not drawn as zero)."""
+    rows = errors[errors.applies.astype(bool)].copy()
+    for c in ("rate", "ci_low", "ci_high"):
+        rows[c] = 100 * rows[c]
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    indicators = list(dict.fromkeys(rows.indicator))
+    conditions = list(dict.fromkeys(rows.condition))
+    width = 0.8 / len(conditions)
+    for k, (condition, color) in enumerate(zip(conditions, sns.color_palette(n_colors=len(conditions)))):
+        r = rows[rows.condition == condition].set_index("indicator").reindex(indicators)
+        y = [i + (k - (len(conditions) - 1) / 2) * width for i in range(len(indicators))]
+        ax.barh(y, r.rate, height=width, color=color, label=condition,
+                xerr=[r.rate - r.ci_low, r.ci_high - r.rate], error_kw={"lw": 0.8, "capsize": 1.5})
+    ax.set_yticks(range(len(indicators)), [i.replace("_", " ") for i in indicators])
+    ax.invert_yaxis()
+    ax.set(xlabel="sentences of the training pool (%), 95 % bootstrap interval", ylabel="")
+    ax.set_title("E3: error indicators of the English students train on", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    table = errors.assign(cell=[f"{100 * r.rate:.1f} [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]" if r.applies
+                                else "n/a" for r in errors.itertuples()])
+    table = table.pivot(index="indicator", columns="condition", values="cell")
+    table = table.reindex(index=list(dict.fromkeys(errors.indicator)), columns=conditions).reset_index()
+    return save(fig, out) + write_table(table, table_out)
+
+
+DIVERSITY_MEASURES = {"mtld": "MTLD", "mattr": "MATTR", "ttr": "TTR (equal tokens)", "distinct_2": "distinct-2",
+                      "vocabulary": "vocabulary (equal tokens)", "hapax_share": "hapax share"}
+
+
+def lexical_diversity(diversity: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
+    """E4: lexical diversity of each condition's training English at the largest size every condition shares."""
+    size = diversity.groupby("train_size").condition.nunique().idxmax()
+    d = diversity[diversity.train_size == size]
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(2, 3, figsize=(7.5, 4.6), sharey=True)
+    for ax, (col, label) in zip(axes.flat, DIVERSITY_MEASURES.items()):
+        sns.barplot(data=d, y="condition", x=col, hue="condition", ax=ax, legend=False)
+        ax.set(xlabel=label, ylabel="")
+    fig.suptitle(f"E4: lexical diversity of the training English ({int(size):,} sentences)", fontsize=9)
+    cols = ["condition", "train_size", "tokens", *DIVERSITY_MEASURES]
+    table = diversity[cols].rename(columns={"train_size": "sentences", **DIVERSITY_MEASURES}).round(3)
+    return save(fig, out) + write_table(table, table_out)
+
+
+def mitigations(table: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
+    """E5-E8 at the mitigation size: each mitigation beside its unmitigated generator and real (mean over
+    seeds, the bar spans the seeds); E8 as BLEU against the share of generated English."""
+    students = table[table.kind == "student"]
+    sizes = students[students.experiment != "E1"].train_size.unique()
+    if len(sizes) == 0:
+        return []
+    size = max(sizes)
+    at = students[students.train_size == size]
+    mitigated = at[at.experiment != "E1"]
+    generators = {p for g in mitigated.generator for p in g.split("+")}
+    shown = at[(at.experiment != "E1") | at.condition.isin(generators | {"real"})]
+    order = (shown.groupby("condition").agg(experiment=("experiment", "first"), bleu=("bleu", "mean"))
+             .sort_values(["experiment", "bleu"], ascending=[True, False]))
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, (ax, ax8) = plt.subplots(1, 2, figsize=(8.5, 3.8), gridspec_kw={"width_ratios": [2.2, 1]})
+    sns.pointplot(data=shown, y="condition", x="bleu", hue="experiment", order=list(order.index),
+                  errorbar=lambda v: (v.min(), v.max()), linestyle="none", ax=ax)
+    ax.axvline(order.loc["real", "bleu"], ls="--", lw=1, color="grey")
+    ax.set(xlabel=f"BLEU (test), {int(size):,} training pairs", ylabel="")
+    ax.set_title("E5-E7: ordered and mixed generated data (dashed: real)", fontsize=9)
+    ax.legend(title="experiment", fontsize=7, title_fontsize=7, loc="best", framealpha=0.8)
+    shares = at[at.experiment.isin(["E8"]) | (at.condition == "real")]
+    e8_generators = set(at[at.experiment == "E8"].generator)
+    shares = pd.concat([shares, at[(at.experiment == "E1") & at.condition.isin(e8_generators)]])
+    if len(e8_generators):
+        sns.lineplot(data=shares.assign(share=100 * shares.generated_share), x="share", y="bleu", marker="o",
+                     errorbar=lambda v: (v.min(), v.max()), ax=ax8)
+    ax8.set(xlabel="generated English (%)", ylabel="BLEU (test)", xticks=[0, 25, 50, 75, 100])
+    ax8.set_title(f"E8: share of {', '.join(sorted(e8_generators))}", fontsize=9)
+    summary = (shown.groupby(["experiment", "condition"]).bleu.agg(["mean", "std", "count"]).round(2)
+               .reset_index().rename(columns={"mean": "BLEU", "std": "sd (seeds)", "count": "seeds"}))
+    return save(fig, out) + write_table(summary, table_out)
+
+
+def significance(sig: pd.DataFrame, out: Path) -> list[Path]:
+    """Paired bootstrap (sacreBLEU) per comparison, summarised over seeds: the mean BLEU difference and in how
+    many seeds it is significant at p < 0.05."""
+    if sig.empty:
+        return write_table(pd.DataFrame(columns=["condition", "train_size", "against"]), out)
+    table = (sig.assign(diff=sig.bleu - sig.against_bleu)
+             .groupby(["condition", "train_size", "against"], sort=False)
+             .agg(bleu=("bleu", "mean"), against_bleu=("against_bleu", "mean"), diff=("diff", "mean"),
+                  significant=("significant", "sum"), seeds=("seed", "count"), max_p=("p_value", "max"))
+             .reset_index())
+    table["p < 0.05 (seeds)"] = [f"{int(s)}/{n}" for s, n in zip(table.significant, table.seeds)]
+    table = table.drop(columns=["significant", "seeds"]).rename(columns={
+        "train_size": "pairs", "bleu": "BLEU", "against_bleu": "BLEU (against)", "diff": "difference",
+        "max_p": "largest p"}).round(3)
+    return write_table(table, out)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--table", type=Path, default=TABLE)
     ap.add_argument("--generators", type=Path, default=GENERATORS_TABLE)
+    ap.add_argument("--errors", type=Path, default=ERRORS_TABLE)
+    ap.add_argument("--diversity", type=Path, default=DIVERSITY_TABLE)
+    ap.add_argument("--significance", type=Path, default=SIGNIFICANCE_TABLE)
     ap.add_argument("--out-dir", type=Path, default=FIGURES_DIR)
     ap.add_argument("--tables-dir", type=Path, default=TABLES_DIR)
     a = ap.parse_args()
     a.out_dir.mkdir(parents=True, exist_ok=True)
     a.tables_dir.mkdir(parents=True, exist_ok=True)
-    paths = bleu_vs_train_size(pd.read_csv(a.table), a.out_dir / "bleu_vs_train_size")
+    table = pd.read_csv(a.table)
+    paths = bleu_vs_train_size(table, a.out_dir / "bleu_vs_train_size")
     paths += generator_quality(pd.read_csv(a.generators), a.tables_dir / "generator_quality")
+    paths += error_rates(pd.read_csv(a.errors), a.out_dir / "errors", a.tables_dir / "errors")
+    paths += lexical_diversity(pd.read_csv(a.diversity), a.out_dir / "diversity", a.tables_dir / "diversity")
+    paths += mitigations(table, a.out_dir / "mitigations", a.tables_dir / "mitigations")
+    paths += significance(pd.read_csv(a.significance), a.tables_dir / "significance")
+    paths += findings.write(table, pd.read_csv(a.generators), pd.read_csv(a.errors), pd.read_csv(a.diversity),
+                            json.loads(SUMMARY.read_text()), json.loads(QUALITY_SUMMARY.read_text()), a.tables_dir)
     for p in paths:
         print(p)
 

@@ -66,12 +66,28 @@ def read_lines(path: Path, limit: int | None = None) -> list[str]:
     return lines[:limit]
 
 
+def detector_lines(params: dict) -> tuple[int, int]:
+    """(start, count) of the detector split in the prepared pool: its last generate.detector_size sentences, so
+    that the human-vs-generated detector (E7) learns from sentences no student, no teacher and no test set has."""
+    count = int(param(params, "generate.detector_size"))
+    available = len(read_lines(PREPARED_DIR / "pool.de"))
+    teachers = [int(param(params, f"generators.{t}.train_pairs")) for t in params["grid"].get("teachers") or []]
+    used = pool_size(params) + max(teachers, default=0)
+    if available - count < used:
+        raise ValueError(f"params.yaml: generate.detector_size is {count}, but the prepared pool has {available} "
+                         f"pairs and the first {used} are the students' pool (generate.pool_size) and the teachers' "
+                         f"training pairs (generators.<teacher>.train_pairs); lower one of them")
+    return available - count, count
+
+
 def sentences_to_translate(params: dict) -> dict[str, list[str]]:
-    """What every generator translates: the first generate.pool_size pool sentences (the student pool) and
-    the first generate.test_size test sentences (E2)."""
+    """What every generator translates: the first generate.pool_size pool sentences (the student pool), the
+    first generate.test_size test sentences (E2) and the detector split (E7, see detector_lines)."""
     test_size = param(params, "generate.test_size")
+    start, count = detector_lines(params)
     return {"pool": read_lines(PREPARED_DIR / "pool.de", pool_size(params)),
-            "test": read_lines(PREPARED_DIR / "test.de", None if test_size is None else int(test_size))}
+            "test": read_lines(PREPARED_DIR / "test.de", None if test_size is None else int(test_size)),
+            "detector": read_lines(PREPARED_DIR / "pool.de")[start:start + count]}
 
 
 # ------------------------------------------------------------------------------------------------ prompts

@@ -17,6 +17,8 @@ from .config import PARAMS
 
 PROFILES = Path("profiles")
 BASE = "default"
+# Mappings whose keys are names a profile may add (fairseq flags, mitigation conditions), not settings to check.
+OPEN = ("fairseq_args", "mitigations")
 
 
 def merge(base: dict, overlay: dict) -> dict:
@@ -53,7 +55,7 @@ def _unknown_keys(base: dict, overlay: dict, prefix: str = "") -> list[str]:
     for key, value in overlay.items():
         if key not in base:
             unknown.append(prefix + key)
-        elif isinstance(value, dict) and isinstance(base[key], dict) and key != "fairseq_args":
+        elif isinstance(value, dict) and isinstance(base[key], dict) and key not in OPEN:
             unknown += _unknown_keys(base[key], value, f"{prefix}{key}.")
     return unknown
 

@@ -1,0 +1,130 @@
+"""The write-up's numbers and findings, computed from the results tables (part of the `figures` stage): nothing
+in paper/main.tex is typed by hand.
+
+- paper/tables/results.tex: `\\result{key}` for every number the text may quote (e.g. `\\result{bleu/real/2000}`,
+  `\\result{err/gemma3-270m/any}`); an unknown key prints `??` instead of failing the build.
+- paper/tables/findings.tex: one paragraph per claim of the study, its numbers filled in and its verdict
+  (holds / does not hold here) decided by the same comparison the paragraph states.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+def _mean(students: pd.DataFrame) -> pd.Series:
+    return students.groupby(["condition", "train_size"]).bleu.mean()
+
+
+def numbers(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
+            quality: dict) -> dict[str, str]:
+    out: dict[str, str] = {}
+    students = bleu[bleu.kind == "student"]
+    for (condition, size), g in students.groupby(["condition", "train_size"]):
+        out[f"bleu/{condition}/{int(size)}"] = f"{g.bleu.mean():.1f}"
+        out[f"seeds/{condition}/{int(size)}"] = str(len(g))
+    for _, b in bleu[bleu.kind == "baseline"].iterrows():
+        out[f"baseline/{b.condition}"] = f"{b.bleu:.1f}"
+    for _, g in generators.iterrows():
+        out[f"gen-bleu/{g.generator}"] = f"{g.test_bleu:.1f}"
+        out[f"gen-chrf/{g.generator}"] = f"{g.test_chrf:.1f}"
+    for _, e in errors[errors.applies.astype(bool)].iterrows():
+        out[f"err/{e.condition}/{e.indicator}"] = f"{100 * e.rate:.1f}"
+    size = diversity.groupby("train_size").condition.nunique().idxmax()
+    for _, d in diversity[diversity.train_size == size].iterrows():
+        for m in ("mtld", "mattr", "ttr", "distinct_2", "vocabulary", "hapax_share"):
+            out[f"div/{d.condition}/{m}"] = f"{d[m]:.0f}" if m in ("mtld", "vocabulary") else f"{d[m]:.3f}"
+    for g, q in quality.items():
+        out[f"auc/{g}"] = f"{q['detector_auc']:.2f}"
+    out["size/largest"] = f"{int(students[students.experiment == 'E1'].train_size.max()):,}"
+    return out
+
+
+def claims(bleu: pd.DataFrame, generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
+           summary: dict) -> list[str]:
+    """Each claim of the study as a paragraph: what was compared, the numbers, and whether it holds here."""
+    students = bleu[bleu.kind == "student"]
+    e1 = students[students.experiment == "E1"]
+    means = _mean(e1)
+    largest = int(e1.train_size.max())
+    generators = [c for c in e1.condition.unique() if c != "real"]
+    real = means[("real", largest)]
+    paras = []
+
+    worse = [g for g in generators if means[(g, largest)] < real]
+    paras.append(
+        f"\\paragraph{{Claim 1: regurgitative training is worse ({'holds' if len(worse) == len(generators) else 'does not hold for every generator'}).}} "
+        f"At {largest:,} training pairs, real data reaches {real:.1f} BLEU; "
+        + "; ".join(f"{g} {means[(g, largest)]:.1f}" for g in generators) + ".")
+
+    frac = summary.get("fraction_of_real", {})
+    beaten = [g for g, f in frac.items() if f["fraction"] is not None and f["fraction"] < 1]
+    paras.append(
+        f"\\paragraph{{Claim 2: a fraction of real data beats more generated data ({'holds for ' + ', '.join(beaten) if beaten else 'not shown at these sizes'}).}} "
+        + "; ".join(f"{g}: its {f['largest_size']:,}-pair student ({f['bleu_at_largest']:.1f} BLEU) is beaten by real data at "
+                    + (f"{f['smallest_real_size_that_beats_it']:,} pairs (a fraction of {f['fraction']:.2f})"
+                       if f["fraction"] is not None else "no size of the grid")
+                    for g, f in frac.items()) + ".")
+
+    quality = generator_table.set_index("generator").test_bleu
+    ranked = sorted((g for g in generators if g in quality.index), key=lambda g: quality[g])
+    if len(ranked) >= 2:
+        low, high = ranked[0], ranked[-1]
+        both = all(means[(g, largest)] < real for g in (low, high))
+        paras.append(
+            f"\\paragraph{{Claim 3: the loss appears for a low- and a high-performance generator ({'holds' if both else 'does not hold'}).}} "
+            f"The weakest generator, {low} ({quality[low]:.1f} BLEU on the test set itself), gives students of "
+            f"{means[(low, largest)]:.1f} BLEU; the strongest, {high} ({quality[high]:.1f}), {means[(high, largest)]:.1f}; "
+            f"real data {real:.1f} (at {largest:,} pairs).")
+
+    def rate(c: str, k: str) -> float:
+        r = errors[(errors.condition == c) & (errors.indicator == k)]
+        return float(r.rate.iloc[0]) if len(r) and bool(r.applies.iloc[0]) else float("nan")
+
+    more_errors = [g for g in generators if rate(g, "any") > rate("real", "any")]
+    paras.append(
+        f"\\paragraph{{Claim 4a: generated data have more errors ({'holds for ' + str(len(more_errors)) + ' of ' + str(len(generators)) + ' generators' if more_errors else 'does not hold'}).}} "
+        f"Share of training sentences with at least one error indicator (low reference chrF aside): real "
+        f"{100 * rate('real', 'any'):.1f}\\%; " + "; ".join(f"{g} {100 * rate(g, 'any'):.1f}\\%" for g in generators)
+        + ". Low quality against the human reference (sentence chrF below the threshold): "
+        + "; ".join(f"{g} {100 * rate(g, 'low_quality'):.1f}\\%" for g in generators) + ".")
+
+    size = diversity.groupby("train_size").condition.nunique().idxmax()
+    d = diversity[diversity.train_size == size].set_index("condition")
+    less_diverse = [g for g in generators if g in d.index and d.loc[g, "mtld"] < d.loc["real", "mtld"]]
+    paras.append(
+        f"\\paragraph{{Claim 4b: generated data are less diverse ({'holds for ' + str(len(less_diverse)) + ' of ' + str(len(generators)) + ' generators by MTLD' if less_diverse else 'does not hold by MTLD'}).}} "
+        f"MTLD of the {int(size):,}-sentence training English: real {d.loc['real', 'mtld']:.0f}; "
+        + "; ".join(f"{g} {d.loc[g, 'mtld']:.0f}" for g in generators if g in d.index)
+        + f". Vocabulary on equal token samples: real {d.loc['real', 'vocabulary']:.0f}; "
+        + "; ".join(f"{g} {d.loc[g, 'vocabulary']:.0f}" for g in generators if g in d.index) + ".")
+
+    mitigations = summary.get("mitigations", {})
+    if mitigations:
+        lines = []
+        for condition, by_size in mitigations.items():
+            for n, m in by_size.items():
+                closed = "" if m["gap_closed"] is None else f", {100 * m['gap_closed']:.0f}\\% of the gap closed"
+                lines.append(f"{condition} ({m['experiment']}, {int(n):,} pairs): {m['bleu_mean']:.1f} BLEU against "
+                             f"{m['unmitigated_bleu']:.1f} unmitigated and {m['real_bleu']:.1f} real{closed}")
+        helped = [c for c, s in mitigations.items() if any(m["gap_closed"] and m["gap_closed"] > 0 for m in s.values())]
+        closed = [c for c, s in mitigations.items() if any(m["gap_closed"] and m["gap_closed"] >= 1 for m in s.values())]
+        paras.append(
+            f"\\paragraph{{Claim 5: mitigations help without closing the gap ({len(helped)} of {len(mitigations)} help; "
+            f"{len(closed)} close it).}} " + "; ".join(lines) + ".")
+    return paras
+
+
+def write(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
+          summary: dict, quality: dict, tables_dir: Path) -> list[Path]:
+    macros = tables_dir / "results.tex"
+    body = "".join(f"\\expandafter\\def\\csname result@{k}\\endcsname{{{v}}}\n"
+                   for k, v in numbers(bleu, generators, errors, diversity, quality).items())
+    macros.write_text("% Generated by the figures stage from results/: do not edit.\n"
+                      "\\newcommand{\\result}[1]{\\ifcsname result@#1\\endcsname\\csname result@#1\\endcsname"
+                      "\\else??\\fi}\n" + body, encoding="utf-8")
+    findings = tables_dir / "findings.tex"
+    findings.write_text("% Generated by the figures stage from results/: do not edit.\n"
+                        + "\n\n".join(claims(bleu, generators, errors, diversity, summary)) + "\n", encoding="utf-8")
+    return [macros, findings]
