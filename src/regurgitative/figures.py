@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -58,7 +59,7 @@ def generator_quality(generators: pd.DataFrame, out: Path) -> list[Path]:
     table["flagged_rate"] = (100 * table.flagged_rate).round(1)
     table = table.sort_values("test_bleu", ascending=False).rename(columns={
         "test_bleu": "BLEU", "test_chrf": "chrF", "flagged_rate": "flagged (%)"})
-    return write_table(table.round(1), out)
+    return write_table(table, out, digits=1)
 
 
 def save(fig, out: Path) -> list[Path]:
@@ -70,11 +71,13 @@ def save(fig, out: Path) -> list[Path]:
     return paths
 
 
-def write_table(table: pd.DataFrame, out: Path) -> list[Path]:
-    """Markdown for the README, LaTeX (booktabs) for the write-up."""
+def write_table(table: pd.DataFrame, out: Path, digits: int = 1) -> list[Path]:
+    """Markdown for the README, LaTeX (booktabs, special characters escaped) for the write-up."""
     md, tex = out.with_suffix(".md"), out.with_suffix(".tex")
-    md.write_text(table.to_markdown(index=False) + "\n", encoding="utf-8")
-    tex.write_text(table.style.hide(axis="index").to_latex(hrules=True), encoding="utf-8")
+    md.write_text(table.to_markdown(index=False, floatfmt=f".{digits}f") + "\n", encoding="utf-8")
+    styled = (table.style.hide(axis="index").format(precision=digits, escape="latex")
+              .format_index(escape="latex", axis=1))
+    tex.write_text(styled.to_latex(hrules=True), encoding="utf-8")
     return [md, tex]
 
 
@@ -121,8 +124,8 @@ def lexical_diversity(diversity: pd.DataFrame, out: Path, table_out: Path) -> li
         ax.set(xlabel=label, ylabel="")
     fig.suptitle(f"E4: lexical diversity of the training English ({int(size):,} sentences)", fontsize=9)
     cols = ["condition", "train_size", "tokens", *DIVERSITY_MEASURES]
-    table = diversity[cols].rename(columns={"train_size": "sentences", **DIVERSITY_MEASURES}).round(3)
-    return save(fig, out) + write_table(table, table_out)
+    table = diversity[cols].rename(columns={"train_size": "sentences", **DIVERSITY_MEASURES})
+    return save(fig, out) + write_table(table, table_out, digits=3)
 
 
 def mitigations(table: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
@@ -155,9 +158,9 @@ def mitigations(table: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
                      errorbar=lambda v: (v.min(), v.max()), ax=ax8)
     ax8.set(xlabel="generated English (%)", ylabel="BLEU (test)", xticks=[0, 25, 50, 75, 100])
     ax8.set_title(f"E8: share of {', '.join(sorted(e8_generators))}", fontsize=9)
-    summary = (shown.groupby(["experiment", "condition"]).bleu.agg(["mean", "std", "count"]).round(2)
+    summary = (shown.groupby(["experiment", "condition"]).bleu.agg(["mean", "std", "count"])
                .reset_index().rename(columns={"mean": "BLEU", "std": "sd (seeds)", "count": "seeds"}))
-    return save(fig, out) + write_table(summary, table_out)
+    return save(fig, out) + write_table(summary, table_out, digits=2)
 
 
 def significance(sig: pd.DataFrame, out: Path) -> list[Path]:
@@ -173,8 +176,8 @@ def significance(sig: pd.DataFrame, out: Path) -> list[Path]:
     table["p < 0.05 (seeds)"] = [f"{int(s)}/{n}" for s, n in zip(table.significant, table.seeds)]
     table = table.drop(columns=["significant", "seeds"]).rename(columns={
         "train_size": "pairs", "bleu": "BLEU", "against_bleu": "BLEU (against)", "diff": "difference",
-        "max_p": "largest p"}).round(3)
-    return write_table(table, out)
+        "max_p": "largest p"})
+    return write_table(table, out, digits=3)
 
 
 def main() -> None:
@@ -189,15 +192,29 @@ def main() -> None:
     a = ap.parse_args()
     a.out_dir.mkdir(parents=True, exist_ok=True)
     a.tables_dir.mkdir(parents=True, exist_ok=True)
+    # Each experiment is drawn from its own table; one that is missing (artefacts pulled in part, or results of
+    # a run made before that experiment existed) is named and skipped, and the others are still drawn.
+    missing = [p for p in (a.table, a.generators, a.errors, a.diversity, a.significance, SUMMARY, QUALITY_SUMMARY)
+               if not p.exists()]
+    for p in missing:
+        print(f"{p}: not found, its figures and tables are skipped (`dvc repro` or `make pull` makes it)",
+              file=sys.stderr)
     table = pd.read_csv(a.table)
+    if "experiment" not in table.columns:  # a table from before E5-E8: every student is E1
+        table["experiment"] = "E1"
     paths = bleu_vs_train_size(table, a.out_dir / "bleu_vs_train_size")
     paths += generator_quality(pd.read_csv(a.generators), a.tables_dir / "generator_quality")
-    paths += error_rates(pd.read_csv(a.errors), a.out_dir / "errors", a.tables_dir / "errors")
-    paths += lexical_diversity(pd.read_csv(a.diversity), a.out_dir / "diversity", a.tables_dir / "diversity")
+    if a.errors not in missing:
+        paths += error_rates(pd.read_csv(a.errors), a.out_dir / "errors", a.tables_dir / "errors")
+    if a.diversity not in missing:
+        paths += lexical_diversity(pd.read_csv(a.diversity), a.out_dir / "diversity", a.tables_dir / "diversity")
     paths += mitigations(table, a.out_dir / "mitigations", a.tables_dir / "mitigations")
-    paths += significance(pd.read_csv(a.significance), a.tables_dir / "significance")
-    paths += findings.write(table, pd.read_csv(a.generators), pd.read_csv(a.errors), pd.read_csv(a.diversity),
-                            json.loads(SUMMARY.read_text()), json.loads(QUALITY_SUMMARY.read_text()), a.tables_dir)
+    if a.significance not in missing:
+        paths += significance(pd.read_csv(a.significance), a.tables_dir / "significance")
+    if not missing:
+        paths += findings.write(table, pd.read_csv(a.generators), pd.read_csv(a.errors), pd.read_csv(a.diversity),
+                                json.loads(SUMMARY.read_text()), json.loads(QUALITY_SUMMARY.read_text()),
+                                a.tables_dir)
     for p in paths:
         print(p)
 
