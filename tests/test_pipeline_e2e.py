@@ -4,56 +4,34 @@ real sacreBLEU scoring and real figures."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from helpers import BIN, REPO, sacrebleu_cli
+from ci_run import run
+from helpers import BIN, sacrebleu_cli
+
+from regurgitative.config import grid_runs
 
 pytestmark = pytest.mark.e2e
 
-GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "-c", "init.defaultBranch=main"]
-
-
-def run(cmd: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(cwd / "src")}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True, **kw)
-    if proc.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
-
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Path:
-    """A copy of the working tree (what git would commit), switched to the ci profile, after `dvc repro`."""
-    root = tmp_path_factory.mktemp("e2e") / "repo"
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, files):
-        src = REPO / name
-        if src.is_file():  # skip files deleted in the working tree
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / name)
-    for tracked_output in ("results", "paper/figures"):  # start from nothing the pipeline makes
-        shutil.rmtree(root / tracked_output, ignore_errors=True)
-    run([*GIT, "init", "-q"], root)
-    run([BIN / "python", "-m", "regurgitative.profile", "ci"], root)
-    run([*GIT, "add", "-A"], root)
-    run([*GIT, "commit", "-q", "-m", "ci profile"], root)
-    start = time.perf_counter()
-    run([BIN / "dvc", "repro"], root, timeout=900)
-    print(f"ci profile: dvc repro took {time.perf_counter() - start:.0f} s")
-    return root
+def repo(ci_run) -> Path:
+    """The session's ci run (tests/conftest.py): a copy of the working tree, switched to the ci profile, after
+    `dvc repro`."""
+    return ci_run
 
 
 def grid(repo: Path) -> list[tuple[str, int, int]]:
-    g = yaml.safe_load((repo / "params.yaml").read_text())["grid"]
-    return [(c, n, s) for c in g["conditions"] for n in g["train_sizes"] for s in g["seeds"]]
+    """Every student of the ci grid: real and the generators at every size, the mitigations at theirs."""
+    return grid_runs(yaml.safe_load((repo / "params.yaml").read_text()))
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
 
 
 def test_every_run_has_a_model_and_its_exact_command(repo):
@@ -88,7 +66,7 @@ def test_the_generated_condition_has_the_german_of_real_and_the_llms_english(rep
     assert [it["text"] for it in items if it["split"] == "pool"] == gen_en
     assert all(it["messages"][-1]["content"] == it["de"] for it in items)  # the exact prompt is recorded
     metrics = json.loads((repo / "results/generators/smollm2-135m.json").read_text())
-    assert metrics["requests"] == 300 and metrics["cache_hits"] == 0  # 200 pool + 100 test sentences
+    assert metrics["requests"] == 400 and metrics["cache_hits"] == 0  # 200 pool + 100 test + 100 detector
     assert 0 < metrics["test_bleu"] < 100 and metrics["completion_tokens"] > 0
 
 
@@ -121,6 +99,9 @@ def test_figures_and_tables_are_drawn(repo):
     assert list(generators.generator) == ["smollm2-135m", "teacher-low"]
     assert "smollm2-135m" in (repo / "paper/tables/generator_quality.md").read_text()
     assert "\\begin{tabular}" in (repo / "paper/tables/generator_quality.tex").read_text()
+    for figure in ("errors", "diversity", "mitigations"):  # E3, E4, E5-E8
+        assert (repo / f"paper/figures/{figure}.png").stat().st_size > 20_000, figure
+        assert "\\begin{tabular}" in (repo / f"paper/tables/{figure}.tex").read_text(), figure
 
 
 def test_make_figures_redraws_from_the_table_alone(repo, tmp_path):
@@ -166,5 +147,79 @@ def test_a_forced_rerun_of_generation_asks_the_llm_nothing(repo):
     items = (repo / "data/generated/smollm2-135m/items.jsonl").read_text()
     run([BIN / "dvc", "repro", "--force", "--single-item", "generate@smollm2-135m"], repo)
     metrics = json.loads((repo / "results/generators/smollm2-135m.json").read_text())
-    assert metrics["requests"] == 0 and metrics["cache_hits"] == 300 and metrics["cached_before"] == 300
+    assert metrics["requests"] == 0 and metrics["cache_hits"] == 400 and metrics["cached_before"] == 400
     assert (repo / "data/generated/smollm2-135m/items.jsonl").read_text() == items
+
+
+def test_mitigation_conditions_reorder_or_mix_generated_data_without_asking_anything(repo):
+    real_de, real_en = lines(repo / "data/conditions/real/pool.de"), lines(repo / "data/conditions/real/pool.en")
+    smol_en = lines(repo / "data/conditions/smollm2-135m/pool.en")
+    teacher_en = lines(repo / "data/conditions/teacher-low/pool.en")
+    # E6 and E8 keep the German of real, in its order; each English line is one source's translation of it
+    mix = repo / "data/conditions/mix-ci"
+    assert lines(mix / "pool.de") == real_de[:200]
+    assert all(e in (s, t) for e, s, t in zip(lines(mix / "pool.en"), smol_en, teacher_en))
+    assert [s["english_from"] for s in json.loads((mix / "sources.json").read_text())].count("teacher-low") == 100
+    share = repo / "data/conditions/smollm2-135m-share-50"
+    assert lines(share / "pool.de") == real_de[:200]
+    assert lines(share / "pool.en")[0::2] == real_en[:200][0::2] and lines(share / "pool.en")[1::2] == smol_en[1::2]
+    # E5: best agreement first, every sentence of the generator once
+    ordered = repo / "data/conditions/smollm2-135m-by-agreement"
+    scores = pd.read_csv(repo / "data/quality/smollm2-135m.csv")
+    index = [s["index"] for s in json.loads((ordered / "sources.json").read_text())]
+    assert sorted(index) == list(range(200))
+    assert list(scores.agreement[index]) == sorted(scores.agreement, reverse=True)
+    assert lines(ordered / "pool.de") == [real_de[i] for i in index]
+    # the LLM was asked once per sentence, all by generate@: 200 pool + 100 test + 100 detector answers cached
+    assert len(lines(repo / "data/llm-cache/smollm2-135m.jsonl")) == 400
+
+
+def test_the_detector_never_sees_a_pool_test_or_teacher_sentence(repo):
+    prepared = lines(repo / "data/prepared/pool.de")
+    held = set(prepared[:300]) | set(lines(repo / "data/prepared/test.de"))  # students 0-199, teacher 200-299
+    for g in ("smollm2-135m", "teacher-low"):
+        items = [json.loads(x) for x in lines(repo / f"data/generated/{g}/items.jsonl")]
+        detector_de = [it["de"] for it in items if it["split"] == "detector"]
+        assert detector_de == prepared[-100:] and not set(detector_de) & held
+    quality = json.loads((repo / "results/quality.json").read_text())
+    assert 0 <= quality["smollm2-135m"]["detector_auc"] <= 1
+    assert pd.read_csv(repo / "data/quality/smollm2-135m.csv").detector.between(0, 1).all()
+
+
+def test_error_rates_diversity_and_significance_cover_every_condition(repo):
+    errors = pd.read_csv(repo / "results/errors.csv")
+    assert set(errors.condition) == {"real", "smollm2-135m", "teacher-low"}
+    real = errors[errors.condition == "real"].set_index("indicator")
+    assert not real.applies["low_quality"] and not real.applies["prompt_leftovers"] and real.applies["any"]
+    assert (errors.dropna().ci_low <= errors.dropna().rate).all() and (errors.dropna().rate <= errors.dropna().ci_high).all()
+    diversity = pd.read_csv(repo / "results/diversity.csv")
+    assert {(c, n) for c, n, _ in grid(repo)} == set(zip(diversity.condition, diversity.train_size))
+    significance = pd.read_csv(repo / "results/significance.csv")
+    pairs = set(zip(significance.condition, significance.against, significance.train_size, significance.seed))
+    assert ("smollm2-135m", "real", 200, 1) in pairs and ("mix-ci", "teacher-low", 100, 2) in pairs
+    assert ("smollm2-135m-by-agreement", "smollm2-135m", 100, 1) in pairs
+    assert significance.p_value.between(0, 1).all()
+    findings = (repo / "paper/tables/findings.tex").read_text()
+    assert "Claim 1" in findings and "Claim 5" in findings
+    assert "\\csname result@bleu/real/200\\endcsname" in (repo / "paper/tables/results.tex").read_text()
+
+
+def test_adding_a_mitigation_condition_retrains_nothing_that_exists(repo):
+    params = repo / "params.yaml"
+    original = params.read_text()
+    try:
+        p = yaml.safe_load(original)
+        p["mitigations"]["smollm2-135m-share-25"] = {"method": "share", "generator": "smollm2-135m", "share": 0.25}
+        p["grid"]["mitigations"].append("smollm2-135m-share-25")
+        params.write_text(yaml.safe_dump(p, sort_keys=False))
+        stages = set(json.loads(run([BIN / "dvc", "status", "--json"], repo).stdout))
+    finally:
+        params.write_text(original)
+    # (mitigate@ stages of existing conditions may be listed after a forced re-generation rewrote the server log
+    # in data/generated; rebuilt, their pools are identical, so nothing downstream of them reruns)
+    assert "mitigate@smollm2-135m-share-25" in stages and not {"generate@smollm2-135m", "teacher@teacher-low"} & stages
+    trained = {s for s in stages if s.startswith(("train", "evaluate", "dataset"))}
+    assert trained == {"dataset-mitigation@smollm2-135m-share-25-100",
+                       "train-mitigation@smollm2-135m-share-25-100-1", "train-mitigation@smollm2-135m-share-25-100-2",
+                       "evaluate-mitigation@smollm2-135m-share-25-100-1",
+                       "evaluate-mitigation@smollm2-135m-share-25-100-2"}, trained

@@ -1,0 +1,63 @@
+"""One ci-profile run per pytest session, shared by the e2e, remote and queue tests (the ci profile costs
+minutes of CPU, so it is built once), and the helpers that copy it into fresh clones."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from helpers import BIN, REPO
+
+GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "-c", "init.defaultBranch=main"]
+
+
+def run(cmd: list, cwd: Path, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    """Run a command with the venv on PATH and the copy's own sources importable; fail with its output."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(cwd / "src"),
+           **(env or {})}
+    proc = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True, **kw)
+    if proc.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def build(root: Path) -> Path:
+    """A copy of the working tree (what git would commit), switched to the ci profile, after `dvc repro`,
+    with the results committed as a user would before `dvc push`."""
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        src = REPO / name
+        if src.is_file():  # skip files deleted in the working tree
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / name)
+    for tracked_output in ("results", "paper/figures"):  # start from nothing the pipeline makes
+        shutil.rmtree(root / tracked_output, ignore_errors=True)
+    run([*GIT, "init", "-q"], root)
+    run([BIN / "python", "-m", "regurgitative.profile", "ci"], root)
+    run([*GIT, "add", "-A"], root)
+    run([*GIT, "commit", "-q", "-m", "ci profile"], root)
+    start = time.perf_counter()
+    run([BIN / "dvc", "repro"], root, timeout=2400)  # minutes alone; far more on a shared machine
+    print(f"ci profile: dvc repro took {time.perf_counter() - start:.0f} s")
+    # Committed, so that clones get dvc.lock and the tables (later tests may leave the work tree dirty).
+    run([*GIT, "add", "-A"], root)
+    run([*GIT, "commit", "-q", "-m", "ci run"], root)
+    return root
+
+
+def link_tree(src: Path, dest: Path) -> None:
+    """Copy a DVC cache by hard links: DVC never writes into a cached object, so sharing them is safe."""
+    shutil.copytree(src, dest, copy_function=os.link)
+
+
+def clone(source: Path, dest: Path, *, with_cache: bool) -> Path:
+    """A git clone of `source`'s last commit: no DVC outputs in the work tree, and either an empty DVC cache
+    (a new user) or `source`'s cache, hard-linked (the machine that ran the pipeline)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    run([*GIT, "clone", "-q", str(source), str(dest)], dest.parent)
+    if with_cache:
+        link_tree(source / ".dvc/cache", dest / ".dvc/cache")
+    return dest
