@@ -144,11 +144,15 @@ def test_changing_one_size_reruns_only_that_size(repo):
 
 
 def test_a_forced_rerun_of_generation_asks_the_llm_nothing(repo):
+    generated = repo / "data/generated/smollm2-135m"
+    before = {p.name: p.read_bytes() for p in generated.iterdir()}
     items = (repo / "data/generated/smollm2-135m/items.jsonl").read_text()
     run([BIN / "dvc", "repro", "--force", "--single-item", "generate@smollm2-135m"], repo)
     metrics = json.loads((repo / "results/generators/smollm2-135m.json").read_text())
     assert metrics["requests"] == 0 and metrics["cache_hits"] == 400 and metrics["cached_before"] == 400
     assert (repo / "data/generated/smollm2-135m/items.jsonl").read_text() == items
+    # byte for byte, server log included (it lives in logs/): the run stays what was pushed to a remote
+    assert {p.name: p.read_bytes() for p in generated.iterdir()} == before
 
 
 def test_mitigation_conditions_reorder_or_mix_generated_data_without_asking_anything(repo):
@@ -215,8 +219,8 @@ def test_adding_a_mitigation_condition_retrains_nothing_that_exists(repo):
         stages = set(json.loads(run([BIN / "dvc", "status", "--json"], repo).stdout))
     finally:
         params.write_text(original)
-    # (mitigate@ stages of existing conditions may be listed after a forced re-generation rewrote the server log
-    # in data/generated; rebuilt, their pools are identical, so nothing downstream of them reruns)
+    # (a mitigate@ stage of an existing condition, were it listed, would rebuild an identical pool: nothing
+    # downstream of it would rerun; what must not appear is a dataset, train or evaluate stage that exists)
     assert "mitigate@smollm2-135m-share-25" in stages and not {"generate@smollm2-135m", "teacher@teacher-low"} & stages
     trained = {s for s in stages if s.startswith(("train", "evaluate", "dataset"))}
     assert trained == {"dataset-mitigation@smollm2-135m-share-25-100",

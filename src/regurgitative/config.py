@@ -22,6 +22,7 @@ QUALITY_DIR = Path("data/quality")        # per generator: a quality score for e
 DATASETS_DIR = Path("data/datasets")      # one fairseq data-bin per (condition, train_size)
 MODELS_DIR = Path("models")               # one student per (condition, train_size, seed)
 RESULTS_DIR = Path("results")             # metrics (small, in git)
+LOGS_DIR = Path("logs")                   # logs of local LLM servers: git-ignored, not an output of any stage
 FIGURES_DIR = Path("paper/figures")
 TABLES_DIR = Path("paper/tables")
 

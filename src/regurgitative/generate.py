@@ -28,8 +28,8 @@ from typing import Iterator
 from tqdm import tqdm
 
 from . import cleaning, llama_server, llm, scoring
-from .config import (CONDITIONS_DIR, GENERATED_DIR, LLM_CACHE_DIR, PREPARED_DIR, RESULTS_DIR, load_params,
-                     param)
+from .config import (CONDITIONS_DIR, GENERATED_DIR, LLM_CACHE_DIR, LOGS_DIR, PREPARED_DIR, RESULTS_DIR,
+                     load_params, param)
 from .response_cache import ResponseCache
 
 
@@ -184,14 +184,16 @@ def generate(name: str) -> dict:
     sentences = sentences_to_translate(params)
     shots = few_shot_examples(int(template.get("shots", 0)), sentences["pool"])
 
-    out = fresh_dirs(name)
+    fresh_dirs(name)
     cache_path = LLM_CACHE_DIR / f"{name}.jsonl"
     start = time.perf_counter()
     with ResponseCache(cache_path) as cache:
         cached_before = len(cache)
         if cache.dropped_partial_line:
             print(f"{cache_path}: dropped a line cut short by an interrupted run", file=sys.stderr)
-        with endpoint(name, cfg, params, cache, out) as generator:
+        # The server's log (timestamps, ports) stays out of the DVC output, so that a re-run asking nothing
+        # reproduces data/generated/<g>/ byte for byte.
+        with endpoint(name, cfg, params, cache, LOGS_DIR / name) as generator:
             items = []
             for split, des in sentences.items():
                 payloads = [build_payload(template, cfg["api"], de, shots) for de in des]
