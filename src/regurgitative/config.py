@@ -82,12 +82,14 @@ def grid_runs(params: dict[str, Any]) -> list[tuple[str, int, int]]:
     return [(c, n, s) for c, sizes in grid_sizes(params).items() for n in sizes for s in seeds]
 
 
-def generated_items(generator: str) -> list[dict]:
-    """What generate@/teacher@ recorded for every sentence a generator translated (items.jsonl): split,
-    index, German, request, raw answer, cleaned text, flags, what cleaning stripped, mean log-probability."""
+def generated_items(generator: str, split: str | None = None) -> list[dict]:
+    """What generate@/teacher@ recorded for every sentence a generator translated (items.jsonl), in order, all
+    splits or one (pool, test, detector): index, German, request, raw answer, cleaned text, flags, what cleaning
+    stripped, mean log-probability."""
     path = GENERATED_DIR / generator / "items.jsonl"
     with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
+        items = [json.loads(line) for line in f]
+    return [it for it in items if split is None or it["split"] == split]
 
 
 def run_name(condition: str, train_size: int, seed: int) -> str:

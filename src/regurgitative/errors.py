@@ -89,7 +89,7 @@ def measure(params: dict) -> pd.DataFrame:
     human = read_lines(PREPARED_DIR / "pool.en")[:n]
     per_condition = {"real": [indicators(en, de, None, [], cfg) for de, en in zip(german, human)]}
     for g in generator_names(params):
-        pool = [it for it in generated_items(g) if it["split"] == "pool"]
+        pool = generated_items(g, "pool")
         if [it["de"] for it in pool] != german:
             raise ValueError(f"data/generated/{g}/items.jsonl: its pool is not the first {n} German sentences "
                              f"of data/prepared/pool.de; rerun generate@{g} or teacher@{g}")

@@ -40,16 +40,11 @@ def real_pool() -> tuple[list[str], list[str]]:
     return de, en
 
 
-def pool_items(generator: str) -> list[dict]:
-    """The generator's answers for the pool, in pool order (data/generated/<generator>/items.jsonl). Its
-    condition is rebuilt from them, as its stage built data/conditions/<generator>: reading that directory
-    would make this stage depend on its own output directory."""
-    return [it for it in generated_items(generator) if it["split"] == "pool"]
-
-
 def complete_translation(generator: str, flagged: str, real_de: list[str]) -> list[str]:
-    """The generator's English for every German sentence of `real`'s pool as far as it reaches, in order."""
-    pairs, _ = condition_pool_of(pool_items(generator), flagged)
+    """The generator's English for every German sentence of `real`'s pool as far as it reaches, in order, rebuilt
+    from its items as its stage built data/conditions/<generator> (reading that directory would make this stage
+    depend on its own output directory)."""
+    pairs, _ = condition_pool_of(generated_items(generator, "pool"), flagged)
     de, en = [d for d, _ in pairs], [e for _, e in pairs]
     if de != real_de[:len(de)]:
         raise ValueError(f"data/conditions/{generator}: its German is not the real pool's (generate.flagged: "
@@ -95,7 +90,7 @@ def build(name: str, params: dict) -> dict:
     real_de, real_en = real_pool()
     if method == "order":
         generator, score = param(params, f"mitigations.{name}.generator"), param(params, f"mitigations.{name}.score")
-        items = pool_items(generator)
+        items = generated_items(generator, "pool")
         order = by_score(generator, score)
         if len(order) != len(items):
             raise ValueError(f"{QUALITY_DIR / generator}.csv scores {len(order)} sentences but "

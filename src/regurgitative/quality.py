@@ -30,25 +30,21 @@ REFERENCE_FREE = ("agreement", "confidence", "detector")
 SUMMARY = RESULTS_DIR / "quality.json"
 
 
-def pool_items(generator: str) -> list[dict]:
-    return [it for it in generated_items(generator) if it["split"] == "pool"]
-
-
 def human_likeness(generator: str, params: dict) -> tuple[list[float], float]:
     """P(human) of each pool sentence of the generator, and the detector's held-out AUC."""
     start, count = generate.detector_lines(params)
     human = read_lines(PREPARED_DIR / "pool.en")[start:start + count]
-    generated = [it["text"] for it in generated_items(generator) if it["split"] == "detector"]
-    return detector.human_likeness(human, generated, [it["text"] for it in pool_items(generator)])
+    generated = [it["text"] for it in generated_items(generator, "detector")]
+    return detector.human_likeness(human, generated, [it["text"] for it in generated_items(generator, "pool")])
 
 
 def scores(generator: str, others: list[str], detector_scores: list[float]) -> pd.DataFrame:
     chrf = CHRF()
-    items = pool_items(generator)
+    items = generated_items(generator, "pool")
     references = read_lines(PREPARED_DIR / "pool.en")[:len(items)]
     other_texts = {}
     for o in others:
-        o_items = pool_items(o)
+        o_items = generated_items(o, "pool")
         if [it["de"] for it in o_items] != [it["de"] for it in items]:
             raise ValueError(f"data/generated/{o}/items.jsonl and data/generated/{generator}/items.jsonl do not "
                              f"translate the same German pool; rerun both generators with the same params")
