@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -183,41 +183,64 @@ def http_readonly(directory: Path, tmp: Path) -> Iterator[Remote]:
         yield Remote("http", f"http://127.0.0.1:{port}", port=port)
 
 
-@contextmanager
-def slow_link(upstream_port: int, bytes_per_s: int) -> Iterator[int]:
-    """A TCP relay on a new port that passes uploads to `upstream_port` at `bytes_per_s`: a push through it
-    takes long enough to be killed part-way, at a point the test does not have to guess."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    chunk = max(1024, bytes_per_s // 20)
+class SlowLink:
+    """A TCP relay on `port` that passes uploads to an upstream port at `bytes_per_s`: a push through it takes
+    long enough to be killed part-way, at a point the test does not have to guess. `cut()` is the cable pulled
+    out: bytes a killed client had already written sit in the relay's socket buffers, and without a cut the relay
+    would go on delivering them, so an upload could complete after the client died."""
 
-    def pipe(src: socket.socket, dst: socket.socket, throttle: bool) -> None:
+    def __init__(self, upstream_port: int, bytes_per_s: int) -> None:
+        self.upstream_port, self.bytes_per_s = upstream_port, bytes_per_s
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.cut_off = threading.Event()
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, throttle: bool) -> None:
+        chunk = max(1024, self.bytes_per_s // 20)
         try:
-            while data := src.recv(chunk):
+            while not self.cut_off.is_set() and (data := src.recv(chunk)):
+                if self.cut_off.is_set():
+                    break
                 dst.sendall(data)
                 if throttle:
-                    time.sleep(len(data) / bytes_per_s)
+                    time.sleep(len(data) / self.bytes_per_s)
         except OSError:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             src.close()
 
-    def accept() -> None:
+    def _accept(self) -> None:
         while True:
             try:
-                client, _ = listener.accept()
+                client, _ = self.listener.accept()
             except OSError:  # the listener was closed: the relay is over
                 return
-            upstream = socket.create_connection(("127.0.0.1", upstream_port))
-            threading.Thread(target=pipe, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=pipe, args=(upstream, client, False), daemon=True).start()
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            with self.lock:
+                self.sockets += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
 
-    threading.Thread(target=accept, daemon=True).start()
+    def cut(self) -> None:
+        """Stop relaying now: every connection is shut down and no buffered byte goes further."""
+        self.cut_off.set()
+        self.listener.close()
+        with self.lock:
+            for s in self.sockets:
+                with suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+
+@contextmanager
+def slow_link(upstream_port: int, bytes_per_s: int) -> Iterator[SlowLink]:
+    link = SlowLink(upstream_port, bytes_per_s)
     try:
-        yield listener.getsockname()[1]
+        yield link
     finally:
-        listener.close()
+        link.cut()
