@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regurgitative import detector, diversity, errors, mitigate
+from regurgitative import detector, diversity, errors, findings, mitigate
 
 CFG = {"low_chrf": 30, "copied_chrf": 60, "length_ratio": [0.5, 2.0], "bootstrap": 2000, "seed": 1}
 DE = "Klicken Sie auf die Schaltfläche, um das Dokument zu speichern."
@@ -201,3 +201,56 @@ def test_a_quality_ordered_condition_leaves_out_what_its_generator_condition_dro
         "data/quality/g2.csv", index=False)
     mitigate.build("g2-by-agreement", params)
     assert lines("g2-by-agreement", "en") == ["g2 1", "g2 3", "g2 4", "g2 0", "g2 5"]  # g2 2 was flagged
+
+
+# ------------------------------------------------------------------------------------------------ findings
+def _tables(by_agreement_seed2: float):
+    """Results tables as the pipeline writes them, small enough to decide every verdict by hand."""
+    rows = [("real", 1000, s, b) for s, b in ((1, 2.0), (2, 2.2))] + \
+           [("real", 2000, s, b) for s, b in ((1, 5.0), (2, 5.2))] + \
+           [("llm", 1000, s, b) for s, b in ((1, 1.0), (2, 1.2))] + \
+           [("llm", 2000, s, b) for s, b in ((1, 3.0), (2, 3.6))]
+    bleu = pd.DataFrame([{"kind": "student", "experiment": "E1", "condition": c, "train_size": n, "seed": s,
+                          "bleu": b} for c, n, s, b in rows])
+    generators = pd.DataFrame([{"generator": "llm", "test_bleu": 20.0}])
+    errors_table = pd.DataFrame([
+        {"condition": "real", "indicator": "any", "applies": True, "rate": 0.02, "ci_low": 0.01, "ci_high": 0.03},
+        {"condition": "llm", "indicator": "any", "applies": True, "rate": 0.035, "ci_low": 0.025, "ci_high": 0.05},
+        {"condition": "llm", "indicator": "low_quality", "applies": True, "rate": 0.2, "ci_low": 0.1, "ci_high": 0.3}])
+    div = pd.DataFrame([{"condition": "real", "train_size": 1000, "mtld": 70.0, "vocabulary": 2000},
+                        {"condition": "llm", "train_size": 1000, "mtld": 60.0, "vocabulary": 2100}])
+    summary = {"fraction_of_real": {"llm": {"largest_size": 2000, "bleu_at_largest": 3.25,
+                                            "smallest_real_size_that_beats_it": 2000, "fraction": 1.0}},
+               "mitigations": {"llm-by-x": {"1000": {"experiment": "E5", "bleu_mean": 2.0, "unmitigated_bleu": 1.1,
+                                                      "real_bleu": 2.1, "gap_closed": 0.9}}}}
+    significance = pd.DataFrame([
+        # better than unmitigated (llm) in both seeds, significantly
+        {"condition": "llm-by-x", "train_size": 1000, "seed": 1, "against": "llm", "bleu": 2.0, "against_bleu": 1.0,
+         "significant": True},
+        {"condition": "llm-by-x", "train_size": 1000, "seed": 2, "against": "llm", "bleu": by_agreement_seed2,
+         "against_bleu": 1.2, "significant": True},
+        # against real: significant in seed 1, but the mitigation is the better one there
+        {"condition": "llm-by-x", "train_size": 1000, "seed": 1, "against": "real", "bleu": 2.0, "against_bleu": 1.9,
+         "significant": True},
+        {"condition": "llm-by-x", "train_size": 1000, "seed": 2, "against": "real", "bleu": by_agreement_seed2,
+         "against_bleu": 2.2, "significant": False}])
+    return bleu, generators, errors_table, div, summary, significance
+
+
+def test_findings_decide_each_verdict_by_the_comparison_they_state():
+    paras = findings.claims(*_tables(by_agreement_seed2=2.0))
+    text = "\n".join(paras)
+    # Claim 2 quotes the BLEU table's mean (3.3), the same number as claim 1, not a rounded copy in the summary
+    assert "its 2,000-pair student (3.3 BLEU)" in text and "llm 3.3" in text
+    # 4a: 3.5 % > 2 %, but the intervals [2.5, 5] and [1, 3] overlap: not shown
+    assert "Claim 4a: generated data have more errors (does not hold)" in text
+    # 4b: lower MTLD, larger vocabulary
+    assert "(in part: 1 of 1 generators by MTLD, 0 of 1 by vocabulary)" in text
+    # 5: significantly better in both seeds; the one significant test against real goes the mitigation's way
+    assert "1 of 1 significantly better than unmitigated in every test; 1 of those never significantly worse" in text
+
+
+def test_a_mitigation_worse_than_its_generator_in_one_seed_does_not_count_as_helping():
+    text = "\n".join(findings.claims(*_tables(by_agreement_seed2=1.1)))  # seed 2: 1.1 < 1.2, "significant"
+    assert "0 of 1 significantly better than unmitigated in every test" in text
+    assert "significantly better than unmitigated in 1 of 2 tests" in text

@@ -214,7 +214,7 @@ def main() -> None:
     if not missing:
         paths += findings.write(table, pd.read_csv(a.generators), pd.read_csv(a.errors), pd.read_csv(a.diversity),
                                 json.loads(SUMMARY.read_text()), json.loads(QUALITY_SUMMARY.read_text()),
-                                a.tables_dir)
+                                pd.read_csv(a.significance), a.tables_dir)
     for p in paths:
         print(p)
 

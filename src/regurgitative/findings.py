@@ -41,8 +41,15 @@ def numbers(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, 
     return out
 
 
+def compare(tests: pd.DataFrame, better: bool) -> tuple[int, int]:
+    """Of paired bootstrap tests (rows of results/significance.csv), how many are significant in one direction (the
+    condition better than `against`, or worse), and how many there are."""
+    direction = tests.bleu > tests.against_bleu if better else tests.bleu < tests.against_bleu
+    return int((tests.significant.astype(bool) & direction).sum()), len(tests)
+
+
 def claims(bleu: pd.DataFrame, generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
-           summary: dict) -> list[str]:
+           summary: dict, significance: pd.DataFrame) -> list[str]:
     """Each claim of the study as a paragraph: what was compared, the numbers, and whether it holds here."""
     students = bleu[bleu.kind == "student"]
     e1 = students[students.experiment == "E1"]
@@ -62,7 +69,7 @@ def claims(bleu: pd.DataFrame, generator_table: pd.DataFrame, errors: pd.DataFra
     beaten = [g for g, f in frac.items() if f["fraction"] is not None and f["fraction"] < 1]
     paras.append(
         f"\\paragraph{{Claim 2: a fraction of real data beats more generated data ({'holds for ' + ', '.join(beaten) if beaten else 'not shown at these sizes'}).}} "
-        + "; ".join(f"{g}: its {f['largest_size']:,}-pair student ({f['bleu_at_largest']:.1f} BLEU) is beaten by real data at "
+        + "; ".join(f"{g}: its {f['largest_size']:,}-pair student ({means[(g, f['largest_size'])]:.1f} BLEU) is beaten by real data at "
                     + (f"{f['smallest_real_size_that_beats_it']:,} pairs (a fraction of {f['fraction']:.2f})"
                        if f["fraction"] is not None else "no size of the grid")
                     for g, f in frac.items()) + ".")
@@ -82,42 +89,65 @@ def claims(bleu: pd.DataFrame, generator_table: pd.DataFrame, errors: pd.DataFra
         r = errors[(errors.condition == c) & (errors.indicator == k)]
         return float(r.rate.iloc[0]) if len(r) and bool(r.applies.iloc[0]) else float("nan")
 
-    more_errors = [g for g in generators if rate(g, "any") > rate("real", "any")]
+    def interval(c: str) -> tuple[float, float]:
+        r = errors[(errors.condition == c) & (errors.indicator == "any")]
+        return float(r.ci_low.iloc[0]), float(r.ci_high.iloc[0])
+
+    # More errors: the generator's 95 % bootstrap interval lies wholly above real data's.
+    more_errors = [g for g in generators if interval(g)[0] > interval("real")[1]]
     paras.append(
         f"\\paragraph{{Claim 4a: generated data have more errors ({'holds for ' + str(len(more_errors)) + ' of ' + str(len(generators)) + ' generators' if more_errors else 'does not hold'}).}} "
-        f"Share of training sentences with at least one error indicator (low reference chrF aside): real "
-        f"{100 * rate('real', 'any'):.1f}\\%; " + "; ".join(f"{g} {100 * rate(g, 'any'):.1f}\\%" for g in generators)
+        f"Share of training sentences with at least one error indicator (low reference chrF aside), with 95\\% "
+        f"bootstrap intervals: real {100 * rate('real', 'any'):.1f}\\% [{100 * interval('real')[0]:.1f}, "
+        f"{100 * interval('real')[1]:.1f}]; "
+        + "; ".join(f"{g} {100 * rate(g, 'any'):.1f}\\% [{100 * interval(g)[0]:.1f}, {100 * interval(g)[1]:.1f}]"
+                    for g in generators)
         + ". Low quality against the human reference (sentence chrF below the threshold): "
         + "; ".join(f"{g} {100 * rate(g, 'low_quality'):.1f}\\%" for g in generators) + ".")
 
     size = diversity.groupby("train_size").condition.nunique().idxmax()
     d = diversity[diversity.train_size == size].set_index("condition")
-    less_diverse = [g for g in generators if g in d.index and d.loc[g, "mtld"] < d.loc["real", "mtld"]]
+    shown = [g for g in generators if g in d.index]
+    by_mtld = [g for g in shown if d.loc[g, "mtld"] < d.loc["real", "mtld"]]
+    by_vocabulary = [g for g in shown if d.loc[g, "vocabulary"] < d.loc["real", "vocabulary"]]
+    verdict = ("holds" if len(by_mtld) == len(by_vocabulary) == len(shown)
+               else "does not hold" if not by_mtld and not by_vocabulary else "in part")
     paras.append(
-        f"\\paragraph{{Claim 4b: generated data are less diverse ({'holds for ' + str(len(less_diverse)) + ' of ' + str(len(generators)) + ' generators by MTLD' if less_diverse else 'does not hold by MTLD'}).}} "
+        f"\\paragraph{{Claim 4b: generated data are less diverse ({verdict}: {len(by_mtld)} of {len(shown)} generators by "
+        f"MTLD, {len(by_vocabulary)} of {len(shown)} by vocabulary).}} "
         f"MTLD of the {int(size):,}-sentence training English: real {d.loc['real', 'mtld']:.0f}; "
-        + "; ".join(f"{g} {d.loc[g, 'mtld']:.0f}" for g in generators if g in d.index)
+        + "; ".join(f"{g} {d.loc[g, 'mtld']:.0f}" for g in shown)
         + f". Vocabulary on equal token samples: real {d.loc['real', 'vocabulary']:.0f}; "
-        + "; ".join(f"{g} {d.loc[g, 'vocabulary']:.0f}" for g in generators if g in d.index) + ".")
+        + "; ".join(f"{g} {d.loc[g, 'vocabulary']:.0f}" for g in shown) + ".")
 
     mitigations = summary.get("mitigations", {})
     if mitigations:
-        lines = []
+        lines, helped, closed = [], set(), set()
         for condition, by_size in mitigations.items():
             for n, m in by_size.items():
-                closed = "" if m["gap_closed"] is None else f", {100 * m['gap_closed']:.0f}\\% of the gap closed"
+                tests = significance[(significance.condition == condition) & (significance.train_size == int(n))]
+                better = compare(tests[tests.against != "real"], better=True)
+                worse = compare(tests[tests.against == "real"], better=False)
+                gap = "" if m["gap_closed"] is None else f", {100 * m['gap_closed']:.0f}\\% of the gap closed"
                 lines.append(f"{condition} ({m['experiment']}, {int(n):,} pairs): {m['bleu_mean']:.1f} BLEU against "
-                             f"{m['unmitigated_bleu']:.1f} unmitigated and {m['real_bleu']:.1f} real{closed}")
-        helped = [c for c, s in mitigations.items() if any(m["gap_closed"] and m["gap_closed"] > 0 for m in s.values())]
-        closed = [c for c, s in mitigations.items() if any(m["gap_closed"] and m["gap_closed"] >= 1 for m in s.values())]
+                             f"{m['unmitigated_bleu']:.1f} unmitigated and {m['real_bleu']:.1f} real{gap}; "
+                             f"significantly better than unmitigated in {better[0]} of {better[1]} tests, "
+                             f"significantly worse than real in {worse[0]} of {worse[1]}")
+                if better[1] and better[0] == better[1]:
+                    helped.add(condition)
+                    if worse[1] and worse[0] == 0:
+                        closed.add(condition)
         paras.append(
-            f"\\paragraph{{Claim 5: mitigations help without closing the gap ({len(helped)} of {len(mitigations)} help; "
-            f"{len(closed)} close it).}} " + "; ".join(lines) + ".")
+            f"\\paragraph{{Claim 5: mitigations help without closing the gap ({len(helped)} of {len(mitigations)} "
+            f"significantly better than unmitigated in every test; {len(closed)} of those never significantly worse "
+            f"than real data).}} "
+            + "; ".join(lines) + ". Tests: sacreBLEU's paired bootstrap, $p < 0.05$, one per seed and unmitigated "
+            "generator (a mix has one per generator it mixes).")
     return paras
 
 
 def write(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
-          summary: dict, quality: dict, tables_dir: Path) -> list[Path]:
+          summary: dict, quality: dict, significance: pd.DataFrame, tables_dir: Path) -> list[Path]:
     macros = tables_dir / "results.tex"
     body = "".join(f"\\expandafter\\def\\csname result@{k}\\endcsname{{{v}}}\n"
                    for k, v in numbers(bleu, generators, errors, diversity, quality).items())
@@ -126,5 +156,5 @@ def write(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, di
                       "\\else??\\fi}\n" + body, encoding="utf-8")
     findings = tables_dir / "findings.tex"
     findings.write_text("% Generated by the figures stage from results/: do not edit.\n"
-                        + "\n\n".join(claims(bleu, generators, errors, diversity, summary)) + "\n", encoding="utf-8")
+                        + "\n\n".join(claims(bleu, generators, errors, diversity, summary, significance)) + "\n", encoding="utf-8")
     return [macros, findings]
