@@ -60,7 +60,7 @@ figures: $(STAMP) ## redraw every figure and table of paper/ from the results ta
 	$(BIN)/python -m regurgitative.figures
 
 paper: ## build paper/main.pdf from the generated figures and tables (needs pdflatex; `make figures` first)
-	@command -v pdflatex >/dev/null || { echo "pdflatex not found: apt-get install texlive-latex-extra (figures and tables are in paper/ already)"; exit 1; }
+	@command -v pdflatex >/dev/null || { echo "pdflatex not found: apt-get install texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern (figures and tables are in paper/ already)"; exit 1; }
 	cd paper && pdflatex -interaction=nonstopmode -halt-on-error main.tex >/dev/null && pdflatex -interaction=nonstopmode -halt-on-error main.tex | tail -2
 
 metrics: $(STAMP) ## show the metrics of every run (dvc metrics show)
