@@ -65,8 +65,8 @@ def generator_quality(generators: pd.DataFrame, out: Path) -> list[Path]:
 def save(fig, out: Path) -> list[Path]:
     fig.tight_layout()
     paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
-    for p in paths:
-        fig.savefig(p, dpi=200)
+    for p in paths:  # no creation date in the PDF: a redraw of the same results is byte-identical
+        fig.savefig(p, dpi=200, metadata={"CreationDate": None} if p.suffix == ".pdf" else None)
     plt.close(fig)
     return paths
 
