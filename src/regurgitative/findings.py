@@ -85,13 +85,15 @@ def claims(bleu: pd.DataFrame, generator_table: pd.DataFrame, errors: pd.DataFra
             f"{means[(low, largest)]:.1f} BLEU; the strongest, {high} ({quality[high]:.1f}), {means[(high, largest)]:.1f}; "
             f"real data {real:.1f} (at {largest:,} pairs).")
 
-    def rate(c: str, k: str) -> float:
-        r = errors[(errors.condition == c) & (errors.indicator == k)]
-        return float(r.rate.iloc[0]) if len(r) and bool(r.applies.iloc[0]) else float("nan")
+    indicators = errors.set_index(["condition", "indicator"])
+
+    def rate(c: str, k: str, column: str = "rate") -> float:
+        if (c, k) not in indicators.index or not bool(indicators.loc[(c, k), "applies"]):
+            return float("nan")
+        return float(indicators.loc[(c, k), column])
 
     def interval(c: str) -> tuple[float, float]:
-        r = errors[(errors.condition == c) & (errors.indicator == "any")]
-        return float(r.ci_low.iloc[0]), float(r.ci_high.iloc[0])
+        return rate(c, "any", "ci_low"), rate(c, "any", "ci_high")
 
     # More errors: the generator's 95 % bootstrap interval lies wholly above real data's.
     more_errors = [g for g in generators if interval(g)[0] > interval("real")[1]]
