@@ -33,7 +33,7 @@ def build(root: Path) -> Path:
         if src.is_file():  # skip files deleted in the working tree
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, root / name)
-    for tracked_output in ("results", "paper/figures"):  # start from nothing the pipeline makes
+    for tracked_output in ("results", "paper/figures", "paper/tables"):  # start from nothing the pipeline makes
         shutil.rmtree(root / tracked_output, ignore_errors=True)
     run([*GIT, "init", "-q"], root)
     run([BIN / "python", "-m", "regurgitative.profile", "ci"], root)

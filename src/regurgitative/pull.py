@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     for oid in bad:
         files = [p for p in found[oid] if not p.startswith("files/md5/")]
         print(f"  {oid}  {' '.join(files) or '(not in dvc.lock)'}", file=sys.stderr)
-    to_delete = sorted({oid for oid in bad} | {p for oid in bad for p in found[oid] if p.startswith("files/md5/")})
+    to_delete = sorted(set(bad) | {p for oid in bad for p in found[oid] if p.startswith("files/md5/")})
     print("To repair, delete these from the remote (the objects and the directory listings that name them), then "
           "`dvc push` from a machine that has the outputs; DVC never replaces an object the remote already has:",
           file=sys.stderr)
