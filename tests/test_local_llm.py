@@ -35,7 +35,8 @@ def test_the_weights_come_from_the_package(gguf):
 def test_translations_go_through_the_openai_client_into_the_cache(gguf, tmp_path):
     with ResponseCache(tmp_path / "cache.jsonl") as cache:
         with llama_server.serve(gguf, alias="smollm2", settings={"n_ctx": 1024, "n_threads": 2},
-                                log=tmp_path / "server.log") as url:
+                                log=tmp_path / "server.log") as server:
+            url = server.base_url
             assert url.startswith("http://127.0.0.1:")
             client = llm.make_client(url, llm.LOCAL_API_KEY, timeout=120, max_retries=2)
             g = llm.LLM(client, model="smollm2", model_id="gguf-sha256:test", api="chat",
@@ -52,15 +53,16 @@ def test_translations_go_through_the_openai_client_into_the_cache(gguf, tmp_path
         assert "\n" not in c.text and c.text == c.text.strip()
     # A greedy answer is the same answer: a fresh server gives what the cache holds.
     with ResponseCache(tmp_path / "cache2.jsonl") as cache2, \
-            llama_server.serve(gguf, alias="smollm2", settings={"n_ctx": 1024, "n_threads": 2}) as url:
-        g2 = llm.LLM(llm.make_client(url, llm.LOCAL_API_KEY, 120, 2), model="smollm2", model_id="x", api="chat",
+            llama_server.serve(gguf, alias="smollm2", settings={"n_ctx": 1024, "n_threads": 2}) as server:
+        g2 = llm.LLM(llm.make_client(server.base_url, llm.LOCAL_API_KEY, 120, 2), model="smollm2", model_id="x", api="chat",
                      decoding={"max_tokens": 40, "temperature": 0.0, "stop": ["\n"]}, cache=cache2)
         assert g2.complete(payloads[0])["text"] == answers[0]["text"]
 
 
 def test_the_server_is_stopped_when_the_work_inside_fails(gguf, tmp_path):
     with pytest.raises(RuntimeError, match="stage failed"):
-        with llama_server.serve(gguf, alias="smollm2", settings={"n_ctx": 512}) as url:
+        with llama_server.serve(gguf, alias="smollm2", settings={"n_ctx": 512}) as server:
+            url = server.base_url
             assert port_is_open(url)
             raise RuntimeError("stage failed")
     assert not port_is_open(url)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from regurgitative import generate, teacher
+from regurgitative import generated, teacher
 from regurgitative.config import PREPARED_DIR
 
 
@@ -50,7 +50,7 @@ def test_translations_come_back_in_input_order_with_natural_log_confidence(tmp_p
 def test_the_detector_split_comes_after_every_student_and_teacher_sentence(prepared):
     prepared["generators"]["t"]["train_pairs"] = 20
     prepared["generate"]["detector_size"] = 10
-    assert generate.detector_lines(prepared) == (40, 10)  # students 0-19, teacher 20-39, detector 40-49
+    assert generated.detector_lines(prepared) == (40, 10)  # students 0-19, teacher 20-39, detector 40-49
     prepared["generate"]["detector_size"] = 11
     with pytest.raises(ValueError, match=r"generate\.detector_size is 11.*50 pairs.*first 40"):
-        generate.detector_lines(prepared)
+        generated.detector_lines(prepared)

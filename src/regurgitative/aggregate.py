@@ -8,13 +8,11 @@ import json
 
 import pandas as pd
 
-from .baseline import BASELINES
 from .cleaning import FLAGS
-from .config import RESULTS_DIR, generator_names, grid_runs, load_params, run_metrics
+from .config import (BASELINES, GENERATORS_TABLE, RESULTS_DIR, SUMMARY, describe, generator_names, grid_runs, load_params,
+                     run_metrics)
+from .config import BLEU_TABLE as TABLE
 
-TABLE = RESULTS_DIR / "bleu.csv"
-GENERATORS_TABLE = RESULTS_DIR / "generators.csv"
-SUMMARY = RESULTS_DIR / "summary.json"
 GENERATOR_COLUMNS = ["generator", "kind", "model", "api", "test_bleu", "test_chrf", "flagged_rate",
                      *(f"flag_{f}" for f in FLAGS), "pool_sentences", "condition_pairs", "left_out", "requests",
                      "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "wall_seconds",
@@ -22,24 +20,6 @@ GENERATOR_COLUMNS = ["generator", "kind", "model", "api", "test_bleu", "test_chr
 COLUMNS = ["kind", "experiment", "condition", "generator", "score", "generated_share", "train_size", "seed", "bleu", "chrf", "bleu_brevity_penalty", "segments",
            "best_epoch", "epochs", "updates", "best_valid_loss", "train_seconds", "target_words_per_second",
            "generate_seconds", "bleu_signature", "chrf_signature"]
-
-
-def describe(params: dict, condition: str) -> dict:
-    """What a condition is, in the study's terms: its experiment (E1: real and the generators; E5: ordered by a
-    quality score; E6: a mix of generators; E7: ordered by the detector; E8: a share of generated data), the
-    generator(s) its English comes from, the score that orders it, and its share of generated English."""
-    if condition not in (params["grid"].get("mitigations") or []):
-        return {"experiment": "E1", "generator": None if condition == "real" else condition,
-                "score": None, "generated_share": 0.0 if condition == "real" else 1.0}
-    recipe = params["mitigations"][condition]
-    if recipe["method"] == "order":
-        return {"experiment": "E7" if recipe["score"] == "detector" else "E5", "generator": recipe["generator"],
-                "score": recipe["score"], "generated_share": 1.0}
-    if recipe["method"] == "mix":
-        return {"experiment": "E6", "generator": "+".join(recipe["generators"]), "score": None,
-                "generated_share": 1.0}
-    return {"experiment": "E8", "generator": recipe["generator"], "score": None,
-            "generated_share": float(recipe["share"])}
 
 
 def collect(params: dict) -> pd.DataFrame:

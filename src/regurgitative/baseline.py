@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 from . import scoring
-from .config import PREPARED_DIR, RESULTS_DIR, SRC, TGT
+from .config import BASELINES, PREPARED_DIR, SRC, TGT
 
-BASELINES = RESULTS_DIR / "baselines.json"
 
 
 def main() -> None:

@@ -1,7 +1,11 @@
 """Where things live and what params.yaml says: the one place every stage looks both up."""
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,15 @@ DATASETS_DIR = Path("data/datasets")      # one fairseq data-bin per (condition,
 MODELS_DIR = Path("models")               # one student per (condition, train_size, seed)
 RESULTS_DIR = Path("results")             # metrics (small, in git)
 LOGS_DIR = Path("logs")                   # logs of local LLM servers: git-ignored, not an output of any stage
+# The results tables the stages write and the figures stage reads (small, in git).
+BASELINES = RESULTS_DIR / "baselines.json"         # baseline: copy-the-source and other reference points
+BLEU_TABLE = RESULTS_DIR / "bleu.csv"              # aggregate: one row per student
+GENERATORS_TABLE = RESULTS_DIR / "generators.csv"  # aggregate: one row per generator (E2)
+SUMMARY = RESULTS_DIR / "summary.json"             # aggregate: means over seeds, the fraction of real data
+ERRORS_TABLE = RESULTS_DIR / "errors.csv"          # errors (E3)
+DIVERSITY_TABLE = RESULTS_DIR / "diversity.csv"    # diversity (E4)
+QUALITY_SUMMARY = RESULTS_DIR / "quality.json"     # quality (E5 scores, E7 detector)
+SIGNIFICANCE_TABLE = RESULTS_DIR / "significance.csv"  # significance: paired bootstrap between runs
 FIGURES_DIR = Path("paper/figures")
 TABLES_DIR = Path("paper/tables")
 
@@ -38,6 +51,80 @@ class ParamsError(KeyError):
         return str(self.args[0])
 
 
+# When this environment variable names a directory, every stage records which params keys it read there (one JSON
+# file per command line), so that a test can check them against the stage's `params` in dvc.yaml
+# (tests/test_dvc_deps.py): DVC reruns a stage only when a key it declares changes.
+RECORD_PARAMS_ENV = "REGURGITATIVE_RECORD_PARAMS"
+
+
+class ReadRecorder(dict):
+    """A params mapping that records the dotted path of every key read: a leaf when its value is read, a whole
+    section when it is iterated or copied. A key asked for and missing is recorded too (its absence is read)."""
+
+    def __init__(self, data: dict, prefix: str = "", record: set[str] | None = None):
+        super().__init__(data)
+        self._prefix = prefix
+        self._record = record if record is not None else set()
+
+    def _child(self, key: Any, value: Any) -> Any:
+        if isinstance(value, dict):
+            return ReadRecorder(value, f"{self._prefix}{key}.", self._record)
+        self._record.add(f"{self._prefix}{key}")
+        return value
+
+    def _all(self) -> None:
+        self._record.add(self._prefix.rstrip(".") or "<all>")
+
+    def __getitem__(self, key: Any) -> Any:
+        if not dict.__contains__(self, key):
+            self._record.add(f"{self._prefix}{key}")
+        return self._child(key, dict.__getitem__(self, key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if dict.__contains__(self, key) else (self._record.add(f"{self._prefix}{key}") or default)
+
+    def __contains__(self, key: object) -> bool:
+        self._record.add(f"{self._prefix}{key}")
+        return dict.__contains__(self, key)
+
+    def __iter__(self):
+        self._all()
+        return dict.__iter__(self)
+
+    def keys(self):
+        self._all()
+        return dict.keys(self)
+
+    def items(self):
+        self._all()
+        return dict.items(self)
+
+    def values(self):
+        self._all()
+        return dict.values(self)
+
+    def __len__(self) -> int:
+        self._all()
+        return dict.__len__(self)
+
+    def __reduce__(self):  # copy/deepcopy/pickle: a plain dict (the copy reads everything)
+        self._all()
+        return dict, (dict(dict.items(self)),)
+
+
+_PARAMS_READ: set[str] = set()  # what this process read, from every load_params()
+
+
+def _record_params_read(record: set[str]) -> None:
+    import __main__
+    spec = getattr(__main__, "__spec__", None)
+    command = " ".join(["python", "-m", spec.name if spec else Path(sys.argv[0]).name, *sys.argv[1:]])
+    out = Path(os.environ[RECORD_PARAMS_ENV])
+    out.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(command.encode()).hexdigest()[:16]
+    (out / f"{name}.json").write_text(json.dumps({"cmd": command, "read": sorted(record)}, indent=1) + "\n")
+
+
 def load_params(path: Path | str = PARAMS) -> dict[str, Any]:
     path = Path(path)
     try:
@@ -48,7 +135,96 @@ def load_params(path: Path | str = PARAMS) -> dict[str, Any]:
                           f"(`make profile PROFILE=default`)") from None
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
+    check_grid(params, path)
+    if os.environ.get(RECORD_PARAMS_ENV):
+        if not getattr(_record_params_read, "registered", False):
+            atexit.register(_record_params_read, _PARAMS_READ)
+            _record_params_read.registered = True
+        params = ReadRecorder(params, record=_PARAMS_READ)
     return params
+
+
+GENERATOR_KINDS = {"llama_cpp": "grid.generators", "openai": "grid.generators", "fairseq": "grid.teachers"}
+MITIGATION_METHODS = {"order": ("generator", "score"), "mix": ("generators",), "share": ("generator", "share")}
+ORDER_SCORES = ("agreement", "confidence", "detector", "oracle")
+
+
+def check_grid(params: dict[str, Any], path: Path | str = PARAMS) -> None:
+    """Refuse a grid that names what does not exist, before any work starts (load_params runs this for every
+    stage; `make repro` runs it before dvc): every condition is `real`, a generator of grid.generators (an LLM)
+    or grid.teachers (a fairseq teacher); every generator and mitigation has its recipe, of a known kind; every
+    mitigation draws on generators of the grid; no training size exceeds what the generators translate. The
+    message names the key and the fix."""
+    grid = params.get("grid")
+    if not isinstance(grid, dict):
+        return
+    generators = params.get("generators") or {}
+    recipes = params.get("mitigations") or {}
+    problems = []
+    named = {}
+    for key in ("generators", "teachers"):
+        for g in grid.get(key) or []:
+            named[g] = key
+            cfg = generators.get(g)
+            if not isinstance(cfg, dict):
+                problems.append(f"grid.{key} names {g!r}, which is not under `generators` (known: "
+                                f"{', '.join(generators) or 'none'}); add its recipe there or remove it")
+            elif GENERATOR_KINDS.get(cfg.get("kind")) != f"grid.{key}":
+                kind = cfg.get("kind")
+                where = GENERATOR_KINDS.get(kind)
+                problems.append(f"grid.{key} names {g!r}, whose generators.{g}.kind is {kind!r}: "
+                                + (f"name it in {where} instead" if where else
+                                   f"kind must be one of {', '.join(GENERATOR_KINDS)}"))
+            elif cfg.get("kind") != "fairseq" and cfg.get("prompt") not in (params.get("prompts") or {}):
+                problems.append(f"generators.{g}.prompt is {cfg.get('prompt')!r}, which is not under `prompts`")
+    for c in grid.get("conditions") or []:
+        if c != "real" and c not in named:
+            hint = (f"it is a mitigation: name it in grid.mitigations (trained at grid.mitigation_sizes)"
+                    if c in recipes else
+                    f"add it to grid.generators (an LLM) or grid.teachers (a fairseq teacher) with a recipe under "
+                    f"`generators`" if c in generators else
+                    f"conditions are `real`, a generator of grid.generators ({', '.join(grid.get('generators') or []) or 'none'}) "
+                    f"or of grid.teachers ({', '.join(grid.get('teachers') or []) or 'none'})")
+            problems.append(f"grid.conditions names {c!r}, which no stage builds; {hint}")
+    for m in grid.get("mitigations") or []:
+        recipe = recipes.get(m)
+        if not isinstance(recipe, dict):
+            problems.append(f"grid.mitigations names {m!r}, which is not under `mitigations` (known: "
+                            f"{', '.join(recipes) or 'none'})")
+            continue
+        method = recipe.get("method")
+        if method not in MITIGATION_METHODS:
+            problems.append(f"mitigations.{m}.method is {method!r}; it must be one of {', '.join(MITIGATION_METHODS)}")
+            continue
+        for key in MITIGATION_METHODS[method]:
+            if key not in recipe:
+                problems.append(f"mitigations.{m}.{key} is missing (method {method} needs "
+                                f"{', '.join(MITIGATION_METHODS[method])})")
+        sources = recipe.get("generators") or [] if method == "mix" else [recipe.get("generator")]
+        for g in sources:
+            if g is not None and g not in named:
+                problems.append(f"mitigations.{m} draws on generator {g!r}, which is in neither grid.generators nor "
+                                f"grid.teachers; add it there (or drop {m!r} from grid.mitigations)")
+        if method == "order" and recipe.get("score") not in ORDER_SCORES:
+            problems.append(f"mitigations.{m}.score is {recipe.get('score')!r}; it must be one of "
+                            f"{', '.join(ORDER_SCORES)}")
+        if method == "share" and not 0 <= float(recipe.get("share", 0)) <= 1:
+            problems.append(f"mitigations.{m}.share is {recipe['share']}; it must lie between 0 and 1")
+    pool = (params.get("generate") or {}).get("pool_size")
+    for key in ("train_sizes", "mitigation_sizes"):
+        sizes = grid.get(key) or []
+        bad = [n for n in sizes if not isinstance(n, int) or n <= 0]
+        if bad:
+            problems.append(f"grid.{key} holds {bad}: training sizes are positive whole numbers")
+        uses_generated = key == "mitigation_sizes" and grid.get("mitigations") or \
+            key == "train_sizes" and any(c != "real" for c in grid.get("conditions") or [])
+        if uses_generated and pool is not None and not bad and sizes and max(sizes) > int(pool):
+            problems.append(f"grid.{key} goes up to {max(sizes)}, but the generators translate generate.pool_size = "
+                            f"{pool} pool sentences; raise generate.pool_size (only the missing sentences are "
+                            f"translated) or lower the size")
+    if problems:
+        raise ParamsError(f"{path}: " + ("\n  ".join(["the grid names what does not exist:", *problems])
+                                         if len(problems) > 1 else problems[0]))
 
 
 def param(params: dict[str, Any], dotted: str, path: Path | str = PARAMS) -> Any:
@@ -60,6 +236,15 @@ def param(params: dict[str, Any], dotted: str, path: Path | str = PARAMS) -> Any
             raise ParamsError(f"{path}: missing key '{dotted}' (no '{key}' under {where})")
         node = node[key]
     return node
+
+
+def main() -> None:
+    """`python -m regurgitative.config`: check params.yaml (what `make repro` runs before dvc)."""
+    try:
+        load_params()
+    except ParamsError as e:
+        sys.exit(str(e))
+    print(f"{PARAMS}: the grid is consistent")
 
 
 def generator_names(params: dict[str, Any]) -> list[str]:
@@ -92,6 +277,24 @@ def generated_items(generator: str, split: str | None = None) -> list[dict]:
     return [it for it in items if split is None or it["split"] == split]
 
 
+def describe(params: dict, condition: str) -> dict:
+    """What a condition is, in the study's terms: its experiment (E1: real and the generators; E5: ordered by a
+    quality score; E6: a mix of generators; E7: ordered by the detector; E8: a share of generated data), the
+    generator(s) its English comes from, the score that orders it, and its share of generated English."""
+    if condition not in (params["grid"].get("mitigations") or []):
+        return {"experiment": "E1", "generator": None if condition == "real" else condition,
+                "score": None, "generated_share": 0.0 if condition == "real" else 1.0}
+    recipe = params["mitigations"][condition]
+    if recipe["method"] == "order":
+        return {"experiment": "E7" if recipe["score"] == "detector" else "E5", "generator": recipe["generator"],
+                "score": recipe["score"], "generated_share": 1.0}
+    if recipe["method"] == "mix":
+        return {"experiment": "E6", "generator": "+".join(recipe["generators"]), "score": None,
+                "generated_share": 1.0}
+    return {"experiment": "E8", "generator": recipe["generator"], "score": None,
+            "generated_share": float(recipe["share"])}
+
+
 def run_name(condition: str, train_size: int, seed: int) -> str:
     return f"{condition}-{train_size}-{seed}"
 
@@ -117,3 +320,7 @@ def run_metrics(condition: str, train_size: int, seed: int) -> Path:
 def eval_dir(condition: str, train_size: int, seed: int) -> Path:
     """A student's test-set translations, with the fairseq-generate command that produced them."""
     return RESULTS_DIR / "eval" / run_name(condition, train_size, seed)
+
+
+if __name__ == "__main__":
+    main()

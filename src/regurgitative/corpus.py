@@ -44,9 +44,16 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             yield lineno, line.rstrip("\n").rstrip("\r")
 
 
+def line_doc(path: Path, lineno: int, doc_block: int) -> str:
+    """The document of a line in a corpus without document ids: its block of `doc_block` consecutive lines
+    (Europarl: 100 lines of one debate), or the line itself (doc_block 0 or 1: sentences are independent)."""
+    block = doc_block if doc_block and doc_block > 1 else 1
+    return f"{path.name}#{(lineno - 1) // block}"
+
+
 def read_aligned(de_path: Path | str, en_path: Path | str, doc_block: int = 0) -> list[Pair]:
     """Two line-aligned files. Without document ids, consecutive blocks of `doc_block` lines stand in for
-    documents (0: the whole file is one document)."""
+    documents (0 or 1: each line is its own document)."""
     de_path, en_path = Path(de_path), Path(en_path)
     pairs: list[Pair] = []
     de_iter, en_iter = _lines(de_path), _lines(en_path)
@@ -61,13 +68,13 @@ def read_aligned(de_path: Path | str, en_path: Path | str, doc_block: int = 0) -
                               f"the files are not aligned; refusing to truncate")
         lineno, de = de_item
         _, en = en_item
-        doc = f"{de_path.name}#{(lineno - 1) // doc_block}" if doc_block else de_path.name
-        pairs.append(Pair(doc, de, en))
+        pairs.append(Pair(line_doc(de_path, lineno, doc_block), de, en))
 
 
-def read_tsv(path: Path | str) -> list[Pair]:
+def read_tsv(path: Path | str, doc_block: int = 0) -> list[Pair]:
     """A TSV of pairs, plain or .xz: `de<TAB>en`, `doc<TAB>de<TAB>en`, or any columns under a header line
-    that names `de` and `en` (and optionally `doc`). Every line must have as many columns as the first."""
+    that names `de` and `en` (and optionally `doc`). Every line must have as many columns as the first.
+    Without a doc column, blocks of `doc_block` lines are the documents (0 or 1: each line its own)."""
     path = Path(path)
     pairs: list[Pair] = []
     columns: dict[str, int] | None = None
@@ -85,7 +92,7 @@ def read_tsv(path: Path | str) -> list[Pair]:
         if len(fields) != width:
             found = "no tab" if len(fields) == 1 else f"{len(fields)} columns"
             raise CorpusError(f"{path}:{lineno}: expected {width} tab-separated columns, found {found}")
-        doc = fields[columns["doc"]] if "doc" in columns else path.name
+        doc = fields[columns["doc"]] if "doc" in columns else line_doc(path, lineno, doc_block)
         pairs.append(Pair(doc, fields[columns["de"]], fields[columns["en"]]))
     return pairs
 
@@ -159,11 +166,23 @@ class Split:
 
 
 def split_by_document(pairs: list[Pair], valid_size: int, test_size: int, seed: int,
-                      pool_size: int | None = None) -> Split:
+                      pool_size: int | None = None, test_given: list[Pair] | None = None,
+                      valid_given: list[Pair] | None = None) -> Split:
     """Whole documents go to test, then to valid, the rest to the training pool, so boilerplate shared
     within a document cannot leak. Test and valid are also deduplicated against the pool, since
     near-duplicates recur across documents. The pool is shuffled so that its first n pairs are a random
-    sample: every training size is a prefix, and smaller training sets nest in larger ones."""
+    sample: every training size is a prefix, and smaller training sets nest in larger ones.
+
+    A test or valid set of the user's own (`test_given`, `valid_given`) is taken whole instead of held out
+    from `pairs`, and every pair of the corpus that near-duplicates one of its pairs is left out of the pool."""
+    given = [*(test_given or []), *(valid_given or [])]
+    given_leaks = 0
+    if given:
+        given_keys = {k for p in given for k in (dedup_key(p.de), dedup_key(p.en))}
+        kept = [p for p in pairs if given_keys.isdisjoint((dedup_key(p.de), dedup_key(p.en)))]
+        given_leaks, pairs = len(pairs) - len(kept), kept
+    test_size = 0 if test_given is not None else test_size
+    valid_size = 0 if valid_given is not None else valid_size
     by_doc: dict[str, list[Pair]] = defaultdict(list)
     for p in pairs:
         by_doc[p.doc].append(p)
@@ -199,11 +218,21 @@ def split_by_document(pairs: list[Pair], valid_size: int, test_size: int, seed: 
             else:
                 leaks += 1
     if len(test) < test_size or len(valid) < valid_size:
-        raise CorpusError(f"corpus too small: {len(test)} test and {len(valid)} valid pairs after removing "
-                          f"near-duplicates of the pool, but test_size={test_size}, valid_size={valid_size}")
+        sizes = sorted((len(v) for v in by_doc.values()), reverse=True)
+        raise CorpusError(
+            f"cannot hold out split.test_size={test_size} test and split.valid_size={valid_size} valid pairs: "
+            f"only {len(test)} and {len(valid)} were found. Documents are never cut: each goes whole to test, valid "
+            f"or the pool (so text shared within a document cannot leak), and held-out pairs that near-duplicate a "
+            f"pool pair are dropped ({leaks} here). This corpus has {len(pairs)} pairs in {len(by_doc)} documents "
+            f"(the largest holds {sizes[0] if sizes else 0} pairs). Lower split.test_size or split.valid_size, or "
+            f"use smaller documents (a corpus without document ids: corpus.files.doc_block, 0 makes each line "
+            f"its own document), or bring your own held-out files (corpus.files.test / corpus.files.valid)")
     # Unused held-out documents return to the pool, minus anything that would leak into test or valid.
     held_keys = {k for p in test + valid for k in keys(p)}
     pool += [p for d in leftover_docs for p in by_doc[d] if held_keys.isdisjoint(keys(p))]
+    test = list(test_given) if test_given is not None else test
+    valid = list(valid_given) if valid_given is not None else valid
+    leaks += given_leaks
 
     random.Random(seed).shuffle(pool)
     if pool_size is not None:

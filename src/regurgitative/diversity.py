@@ -22,10 +22,10 @@ import pandas as pd
 from lexicalrichness import LexicalRichness
 from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
-from .config import RESULTS_DIR, condition_pool, grid_sizes, load_params, param
+from .config import DIVERSITY_TABLE as TABLE
+from .config import condition_pool, grid_sizes, load_params, param
 from .scoring import read_lines
 
-TABLE = RESULTS_DIR / "diversity.csv"
 _WORDLIKE = re.compile(r"\w")
 _tokenize_13a = Tokenizer13a()
 

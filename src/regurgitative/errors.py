@@ -28,10 +28,10 @@ import pandas as pd
 from sacrebleu.metrics import CHRF
 
 from . import cleaning
-from .config import PREPARED_DIR, RESULTS_DIR, generated_items, generator_names, load_params, param
+from .config import ERRORS_TABLE as TABLE
+from .config import PREPARED_DIR, generated_items, generator_names, load_params, param
 from .scoring import read_lines
 
-TABLE = RESULTS_DIR / "errors.csv"
 DETAILS = Path("data/errors")
 INDICATORS = ("low_quality", "empty", "untranslated", "copied_source", "wrong_language", "length_outlier",
               "repetition", "prompt_leftovers")

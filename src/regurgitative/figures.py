@@ -17,12 +17,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from . import findings  # noqa: E402
-from .aggregate import GENERATORS_TABLE, SUMMARY, TABLE  # noqa: E402
-from .diversity import TABLE as DIVERSITY_TABLE  # noqa: E402
-from .errors import TABLE as ERRORS_TABLE  # noqa: E402
-from .quality import SUMMARY as QUALITY_SUMMARY  # noqa: E402
-from .significance import TABLE as SIGNIFICANCE_TABLE  # noqa: E402
-from .config import FIGURES_DIR, TABLES_DIR  # noqa: E402
+from .config import (DIVERSITY_TABLE, ERRORS_TABLE, FIGURES_DIR, GENERATORS_TABLE, QUALITY_SUMMARY,  # noqa: E402
+                     SIGNIFICANCE_TABLE, SUMMARY, TABLES_DIR)
+from .config import BLEU_TABLE as TABLE  # noqa: E402
 
 
 def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:

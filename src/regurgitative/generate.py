@@ -17,19 +17,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import shutil
 import statistics
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Iterator
 
 from tqdm import tqdm
 
-from . import cleaning, llama_server, llm, scoring
-from .config import (CONDITIONS_DIR, GENERATED_DIR, LLM_CACHE_DIR, LOGS_DIR, PREPARED_DIR, RESULTS_DIR,
-                     load_params, param)
+from . import llama_server, llm
+from .config import LLM_CACHE_DIR, LOGS_DIR, PREPARED_DIR, load_params, param
+from .generated import fresh_dirs, item, read_lines, sentences_to_translate, write_outputs
 from .response_cache import ResponseCache
 
 
@@ -45,49 +44,6 @@ def generator_config(params: dict, name: str) -> dict:
     for key in ("api", "prompt", "model"):
         param(params, f"generators.{name}.{key}")
     return cfg
-
-
-def pool_size(params: dict) -> int:
-    """How much of the pool a generator translates (generate.pool_size): the largest training size a
-    regurgitative condition can have. A fixed number rather than max(grid.train_sizes), so that adding a
-    size below it asks nothing and reruns no generation."""
-    n = int(param(params, "generate.pool_size"))
-    largest = max(int(s) for s in param(params, "grid.train_sizes"))
-    if largest > n:
-        raise ValueError(f"params.yaml: grid.train_sizes goes up to {largest} but generate.pool_size is {n}; "
-                         f"raise generate.pool_size (the generators then translate the missing sentences only)")
-    return n
-
-
-def read_lines(path: Path, limit: int | None = None) -> list[str]:
-    lines = scoring.read_lines(path)
-    if limit is not None and limit > len(lines):
-        raise ValueError(f"{path}: {len(lines)} sentences, but generate.pool_size asks for {limit}")
-    return lines[:limit]
-
-
-def detector_lines(params: dict) -> tuple[int, int]:
-    """(start, count) of the detector split in the prepared pool: its last generate.detector_size sentences, so
-    that the human-vs-generated detector (E7) learns from sentences no student, no teacher and no test set has."""
-    count = int(param(params, "generate.detector_size"))
-    available = len(read_lines(PREPARED_DIR / "pool.de"))
-    teachers = [int(param(params, f"generators.{t}.train_pairs")) for t in params["grid"].get("teachers") or []]
-    used = pool_size(params) + max(teachers, default=0)
-    if available - count < used:
-        raise ValueError(f"params.yaml: generate.detector_size is {count}, but the prepared pool has {available} "
-                         f"pairs and the first {used} are the students' pool (generate.pool_size) and the teachers' "
-                         f"training pairs (generators.<teacher>.train_pairs); lower one of them")
-    return available - count, count
-
-
-def sentences_to_translate(params: dict) -> dict[str, list[str]]:
-    """What every generator translates: the first generate.pool_size pool sentences (the student pool), the
-    first generate.test_size test sentences (E2) and the detector split (E7, see detector_lines)."""
-    test_size = param(params, "generate.test_size")
-    start, count = detector_lines(params)
-    return {"pool": read_lines(PREPARED_DIR / "pool.de", pool_size(params)),
-            "test": read_lines(PREPARED_DIR / "test.de", None if test_size is None else int(test_size)),
-            "detector": read_lines(PREPARED_DIR / "pool.de")[start:start + count]}
 
 
 # ------------------------------------------------------------------------------------------------ prompts
@@ -127,8 +83,11 @@ def few_shot_examples(n: int, pool: list[str]) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------------------------- endpoints
 @contextlib.contextmanager
 def endpoint(name: str, cfg: dict, params: dict, cache: ResponseCache, log_dir: Path) -> Iterator[llm.LLM]:
-    """An `llm.LLM` for the generator: a local llama.cpp server started for the block, or a remote API."""
+    """An `llm.LLM` for the generator: a local llama.cpp server started for the block (and watched: a request
+    to a server that has died stops at once with its exit status and log), or a remote API."""
     g = param(params, "generate")
+    timeout, retries = float(param(params, "generate.timeout_seconds")), int(param(params, "generate.max_retries"))
+    request_seconds = param(params, "generate.request_seconds")
     decoding = dict(cfg.get("decoding") or {})
     if cfg["kind"] == "llama_cpp":
         gguf = llama_server.gguf_path(cfg["model"])
@@ -136,46 +95,45 @@ def endpoint(name: str, cfg: dict, params: dict, cache: ResponseCache, log_dir: 
         settings = dict(g.get("server") or {})
         replicas = int(settings.pop("replicas", 1) or 1)
         with llama_server.serve_replicas(gguf, alias=name, replicas=replicas, settings=settings,
-                                         log_dir=log_dir) as urls:
-            clients = [llm.make_client(u, llm.LOCAL_API_KEY, float(g["timeout_seconds"]), int(g["max_retries"]))
-                       for u in urls]
-            yield llm.LLM(clients, model=name, model_id=model_id, api=cfg["api"], decoding=decoding, cache=cache)
+                                         log_dir=log_dir) as servers:
+            guard = llm.RequestGuard(alive=lambda: [s.check() for s in servers])
+            clients = [llm.make_client(s.base_url, llm.LOCAL_API_KEY, timeout, retries, guard) for s in servers]
+            yield llm.LLM(clients, model=name, model_id=model_id, api=cfg["api"], decoding=decoding, cache=cache,
+                          guard=guard, request_seconds=request_seconds)
     else:
         base_url = cfg.get("base_url") or "https://api.openai.com/v1"
         key = llm.api_key(cfg.get("api_key_env") or "OPENAI_API_KEY", name)
-        client = llm.make_client(base_url, key, float(g["timeout_seconds"]), int(g["max_retries"]))
+        guard = llm.RequestGuard()
+        client = llm.make_client(base_url, key, timeout, retries, guard)
         generator = llm.LLM(client, model=cfg["model"], model_id=f"{base_url.rstrip('/')}|{cfg['model']}",
-                            api=cfg["api"], decoding=decoding, cache=cache)
+                            api=cfg["api"], decoding=decoding, cache=cache, guard=guard,
+                            request_seconds=request_seconds)
         generator.check_model()
         yield generator
 
 
 def translate_all(generator: llm.LLM, payloads: list[dict], concurrency: int, desc: str) -> list[dict]:
-    """Answers in input order; `concurrency` requests in flight; a progress bar with rate and time left."""
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool, \
-            tqdm(total=len(payloads), desc=desc, unit="sent", file=sys.stderr, mininterval=2) as bar:
-        futures = [pool.submit(generator.complete, p) for p in payloads]
-        answers = []
-        for f in futures:
-            answers.append(f.result())
-            bar.update(1)
-    return answers
+    """Answers in input order; `concurrency` requests in flight; a progress bar with rate and time left. Checks
+    the endpoint twice a second while it waits: when a local server dies, what is queued is cancelled and its
+    error (exit status, log) is raised at once; every answer already received is in the response cache."""
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    try:
+        with tqdm(total=len(payloads), desc=desc, unit="sent", file=sys.stderr, mininterval=2) as bar:
+            futures = [pool.submit(generator.complete, p) for p in payloads]
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for f in done:
+                    f.result()  # the first failure stops the stage
+                bar.update(len(done))
+                generator.check_alive()
+            return [f.result() for f in futures]
+    finally:
+        # Requests in flight end by themselves: every attempt checks the server first (llm.RequestGuard).
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ------------------------------------------------------------------------------------------------- stage
-def condition_pool(items: list[dict], policy: str) -> tuple[list[tuple[str, str]], list[dict]]:
-    """The condition's (German, English) pairs in pool order, and the items left out (policy `drop`)."""
-    if policy not in ("keep", "drop"):
-        raise ValueError(f"params.yaml: generate.flagged must be keep or drop, not {policy!r}")
-    kept, left_out = [], []
-    for it in items:
-        if policy == "drop" and it["flags"]:
-            left_out.append({"index": it["index"], "de": it["de"], "flags": it["flags"]})
-        else:
-            kept.append((it["de"], it["text"]))
-    return kept, left_out
-
-
 def generate(name: str) -> dict:
     params = load_params()
     cfg = generator_config(params, name)
@@ -207,58 +165,6 @@ def generate(name: str) -> dict:
         "retried_bad_answers": usage.retried_bad_answers, "finish_reasons": usage.by_finish_reason,
         "cost_usd": usage.cost(cfg.get("price_per_million_tokens")), "wall_seconds": round(seconds, 1),
         "sentences_per_second": round(usage.requests / seconds, 3) if usage.requests else None})
-
-
-# ---------------------------------------------------------------------------- outputs (shared by teacher@)
-def fresh_dirs(name: str) -> Path:
-    """Empty data/generated/<g>/ and data/conditions/<g>/; returns the former."""
-    out, condition = GENERATED_DIR / name, CONDITIONS_DIR / name
-    for d in (out, condition):
-        if d.exists():
-            shutil.rmtree(d)
-        d.mkdir(parents=True)
-    return out
-
-
-def item(split: str, index: int, de: str, answer: dict, request: dict) -> dict:
-    """One generated sentence as items.jsonl records it: the request (prompt or messages, or a teacher's
-    command), the raw answer, the cleaned translation and its flags."""
-    c = cleaning.clean(answer["text"], de, answer["finish_reason"])
-    return {"split": split, "index": index, "de": de, **request, "raw": answer["text"], "text": c.text,
-            "flags": c.flags, "stripped": c.stripped, "finish_reason": answer["finish_reason"],
-            "prompt_tokens": answer["prompt_tokens"], "completion_tokens": answer["completion_tokens"],
-            "mean_logprob": answer["mean_logprob"]}
-
-
-def write_outputs(name: str, cfg: dict, items: list[dict], flagged: str, usage: dict) -> dict:
-    """Write a generator's items, its test-set translations, its condition and its E2 metrics; return
-    the metrics."""
-    out, condition = GENERATED_DIR / name, CONDITIONS_DIR / name
-    with (out / "items.jsonl").open("w", encoding="utf-8") as f:
-        for it in items:
-            f.write(json.dumps(it, ensure_ascii=False) + "\n")
-    test_items = [it for it in items if it["split"] == "test"]
-    (out / "test.en").write_text("".join(it["text"] + "\n" for it in test_items), encoding="utf-8")
-    pool_items = [it for it in items if it["split"] == "pool"]
-    pairs, left_out = condition_pool(pool_items, flagged)
-    for lang, k in (("de", 0), ("en", 1)):
-        (condition / f"pool.{lang}").write_text("".join(p[k] + "\n" for p in pairs), encoding="utf-8")
-    (condition / "left_out.json").write_text(json.dumps(left_out, ensure_ascii=False, indent=1) + "\n")
-
-    metrics = {"generator": name, "kind": cfg["kind"], "model": cfg.get("model"), "api": cfg.get("api"),
-               **{f"test_{k}": v for k, v in scoring.score(
-                   [it["text"] for it in test_items],
-                   read_lines(PREPARED_DIR / "test.en", len(test_items))).items()},
-               "pool_sentences": len(pool_items), "test_sentences": len(test_items),
-               "condition_pairs": len(pairs), "left_out": len(left_out),
-               "flag_rates": {f: round(sum(f in it["flags"] for it in pool_items) / len(pool_items), 4)
-                              for f in cleaning.FLAGS},
-               "flagged_rate": round(sum(bool(it["flags"]) for it in pool_items) / len(pool_items), 4),
-               **usage}
-    path = RESULTS_DIR / "generators" / f"{name}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics
 
 
 def main() -> None:

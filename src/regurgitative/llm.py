@@ -6,9 +6,15 @@ killed run resumes. Transient failures (429 with or without Retry-After, 5xx, ti
 are retried by the openai client itself, with exponential backoff and jitter, honouring Retry-After; an
 answer that arrives but cannot be read (malformed JSON, a body cut short) is retried here. A missing API key
 or an unknown model stops the run with an error that says which.
+
+Two checks run before every attempt the client sends (an httpx request hook, so also between the client's own
+retries): `alive`, which raises once a local server has died (the request stops at once instead of retrying
+against a closed port), and the request's total time (`total_seconds`: per-attempt timeouts alone allow
+(max_retries + 1) x timeout plus backoff).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -17,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import openai
 from dotenv import load_dotenv
@@ -31,6 +37,10 @@ class LLMError(RuntimeError):
     """A request that cannot succeed (no key, no such model, retries exhausted); the message says why."""
 
 
+class RequestDeadlineExceeded(LLMError):
+    """A request's total time (all attempts and the waits between them) ran out."""
+
+
 def api_key(env_name: str, generator: str, env_file: Path = Path(".env")) -> str:
     """The key from the environment, or from a git-ignored .env (which never overrides the environment).
     The key itself is never logged, cached or written anywhere."""
@@ -42,8 +52,47 @@ def api_key(env_name: str, generator: str, env_file: Path = Path(".env")) -> str
     return key
 
 
-def make_client(base_url: str, key: str, timeout: float, max_retries: int) -> openai.OpenAI:
-    return openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=max_retries)
+class RequestGuard:
+    """Checked before each attempt of every request a client sends (see the module's docstring). The deadline
+    is per request and per thread: `LLM._ask` opens it, the hook reads it and shortens the attempt's timeouts
+    to what is left of it."""
+
+    def __init__(self, alive: Callable[[], None] | None = None):
+        self.alive = alive
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float | None):
+        self._local.deadline = None if not seconds else time.monotonic() + float(seconds)
+        self._local.seconds = seconds
+        try:
+            yield
+        finally:
+            self._local.deadline = None
+
+    def before_attempt(self, request: Any) -> None:
+        if self.alive is not None:
+            self.alive()
+        deadline = getattr(self._local, "deadline", None)
+        if deadline is None:
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RequestDeadlineExceeded(f"{request.url}: no answer within the request's total time of "
+                                          f"{self._local.seconds:g} s (generate.request_seconds), retries included")
+        timeout = request.extensions.get("timeout")
+        if isinstance(timeout, dict):
+            request.extensions["timeout"] = {k: (left if v is None else min(v, left)) for k, v in timeout.items()}
+
+
+def make_client(base_url: str, key: str, timeout: float, max_retries: int,
+                guard: RequestGuard | None = None) -> openai.OpenAI:
+    """An openai client; with a guard, every attempt it sends is checked first (RequestGuard)."""
+    http_client = None
+    if guard is not None:
+        http_client = openai.DefaultHttpxClient(event_hooks={"request": [guard.before_attempt]})
+    return openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=max_retries,
+                         http_client=http_client)
 
 
 @dataclass
@@ -75,7 +124,8 @@ class LLM:
     (replicas of one local server) are used one request each at a time."""
 
     def __init__(self, client: openai.OpenAI | list[openai.OpenAI], *, model: str, model_id: str, api: str,
-                 decoding: dict, cache: ResponseCache, bad_answer_retries: int = 3):
+                 decoding: dict, cache: ResponseCache, bad_answer_retries: int = 3,
+                 guard: RequestGuard | None = None, request_seconds: float | None = None):
         if api not in ("completions", "chat"):
             raise LLMError(f"api must be 'completions' or 'chat', not {api!r}")
         clients = client if isinstance(client, list) else [client]
@@ -87,8 +137,14 @@ class LLM:
         self.decoding = {k: v for k, v in decoding.items() if v is not None}
         self.cache = cache
         self.bad_answer_retries = bad_answer_retries
+        self.guard, self.request_seconds = guard or RequestGuard(), request_seconds
         self.usage = Usage()
         self._count = threading.Lock()  # complete() runs in several threads
+
+    def check_alive(self) -> None:
+        """Raise (the endpoint's own error) when a local server behind this generator has died."""
+        if self.guard.alive is not None:
+            self.guard.alive()
 
     def check_model(self) -> None:
         """Fail early, with the endpoint's own list, when the model does not exist there."""
@@ -132,6 +188,10 @@ class LLM:
         return answer
 
     def _ask(self, client: openai.OpenAI, payload: dict) -> dict:
+        with self.guard.deadline(self.request_seconds):
+            return self._ask_within_deadline(client, payload)
+
+    def _ask_within_deadline(self, client: openai.OpenAI, payload: dict) -> dict:
         for attempt in range(self.bad_answer_retries + 1):
             start = time.perf_counter()
             try:

@@ -26,7 +26,7 @@ import shutil
 import pandas as pd
 
 from .config import CONDITIONS_DIR, QUALITY_DIR, condition_pool, generated_items, load_params, param
-from .generate import condition_pool as condition_pool_of
+from .generated import kept_pairs
 from .scoring import read_lines
 
 METHODS = ("order", "mix", "share")
@@ -44,7 +44,7 @@ def complete_translation(generator: str, flagged: str, real_de: list[str]) -> li
     """The generator's English for every German sentence of `real`'s pool as far as it reaches, in order, rebuilt
     from its items as its stage built data/conditions/<generator> (reading that directory would make this stage
     depend on its own output directory)."""
-    pairs, _ = condition_pool_of(generated_items(generator, "pool"), flagged)
+    pairs, _ = kept_pairs(generated_items(generator, "pool"), flagged)
     de, en = [d for d, _ in pairs], [e for _, e in pairs]
     if de != real_de[:len(de)]:
         raise ValueError(f"data/conditions/{generator}: its German is not the real pool's (generate.flagged: "
@@ -96,7 +96,7 @@ def build(name: str, params: dict) -> dict:
             raise ValueError(f"{QUALITY_DIR / generator}.csv scores {len(order)} sentences but "
                              f"data/generated/{generator} has {len(items)}; rerun the quality stage")
         # The condition's own sentences: under generate.flagged: drop, its flagged ones are left out here too.
-        _, left_out = condition_pool_of(items, flagged)
+        _, left_out = kept_pairs(items, flagged)
         dropped = {it["index"] for it in left_out}
         lines = [(items[i]["de"], items[i]["text"], i, generator) for i in order if i not in dropped]
     elif method == "mix":

@@ -22,20 +22,21 @@ import json
 import pandas as pd
 from sacrebleu.metrics import CHRF
 
-from . import detector, generate
-from .config import PREPARED_DIR, QUALITY_DIR, RESULTS_DIR, generated_items, generator_names, load_params
+from . import detector, generated
+from .config import QUALITY_SUMMARY as SUMMARY
+from .config import PREPARED_DIR, QUALITY_DIR, generated_items, generator_names, load_params
 from .scoring import read_lines
 
 REFERENCE_FREE = ("agreement", "confidence", "detector")
-SUMMARY = RESULTS_DIR / "quality.json"
 
 
 def human_likeness(generator: str, params: dict) -> tuple[list[float], float]:
     """P(human) of each pool sentence of the generator, and the detector's held-out AUC."""
-    start, count = generate.detector_lines(params)
+    start, count = generated.detector_lines(params)
     human = read_lines(PREPARED_DIR / "pool.en")[start:start + count]
-    generated = [it["text"] for it in generated_items(generator, "detector")]
-    return detector.human_likeness(human, generated, [it["text"] for it in generated_items(generator, "pool")])
+    machine = generated.items_for(generator, "detector", read_lines(PREPARED_DIR / "pool.de")[start:start + count])
+    pool = generated.items_for(generator, "pool", read_lines(PREPARED_DIR / "pool.de")[:generated.pool_size(params)])
+    return detector.human_likeness(human, [it["text"] for it in machine], [it["text"] for it in pool])
 
 
 def scores(generator: str, others: list[str], detector_scores: list[float]) -> pd.DataFrame:

@@ -12,11 +12,10 @@ import pandas as pd
 from sacrebleu.metrics import BLEU
 from sacrebleu.significance import PairedTest
 
-from .aggregate import describe
-from .config import PREPARED_DIR, RESULTS_DIR, eval_dir, grid_runs, load_params, param
+from .config import SIGNIFICANCE_TABLE as TABLE
+from .config import PREPARED_DIR, describe, eval_dir, grid_runs, load_params, param
 from .scoring import read_lines
 
-TABLE = RESULTS_DIR / "significance.csv"
 LEVEL = 0.05
 
 

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import dataset, fairseq_tools, generate, tokenizer, train
+from . import dataset, fairseq_tools, generated, tokenizer, train
 from .config import MODELS_DIR, PREPARED_DIR, SRC, TGT, load_params, param
 
 TEACHERS_DIR = MODELS_DIR / "teachers"
@@ -39,8 +39,8 @@ def teacher_config(params: dict, name: str) -> dict:
 def training_lines(params: dict, cfg: dict, name: str) -> tuple[int, int]:
     """(start, count) of the teacher's real training pairs in the prepared pool: right after the student pool,
     so that no student's training set overlaps a teacher's."""
-    start, count = generate.pool_size(params), int(cfg["train_pairs"])
-    available = len(generate.read_lines(PREPARED_DIR / f"pool.{SRC}"))
+    start, count = generated.pool_size(params), int(cfg["train_pairs"])
+    available = len(generated.read_lines(PREPARED_DIR / f"pool.{SRC}"))
     if start + count > available:
         raise ValueError(f"params.yaml: generators.{name}.train_pairs is {count}, but the prepared pool has "
                          f"{available} pairs and the first {start} (generate.pool_size) are the students' pool; "
@@ -57,7 +57,7 @@ def translate_command(data: Path, checkpoint: Path, source: Path, decoding: dict
 
 
 def read_translations(log: Path, expected: int) -> list[dict]:
-    """Answers in input order, in the shape generate.item() takes."""
+    """Answers in input order, in the shape generated.item() takes."""
     by_id: dict[int, dict] = {}
     for line in log.read_text(encoding="utf-8").splitlines():
         m = _HYPOTHESIS.match(line)
@@ -93,8 +93,8 @@ def teach(name: str) -> dict:
     train_summary = train.summarize_log(out / "train.log")
     train_seconds = time.perf_counter() - t0
 
-    sentences = generate.sentences_to_translate(params)
-    generate.fresh_dirs(name)
+    sentences = generated.sentences_to_translate(params)
+    generated.fresh_dirs(name)
     sp = tokenizer.load()
     t1 = time.perf_counter()
     items = []
@@ -106,11 +106,11 @@ def teach(name: str) -> dict:
         fairseq_tools.save_command(cmd, out / f"translate-{split}.sh")
         fairseq_tools.run(cmd, log=out / f"translate-{split}.log", threads=threads)
         answers = read_translations(out / f"translate-{split}.log", len(des))
-        items += [generate.item(split, i, de, a, {}) for i, (de, a) in enumerate(zip(des, answers))]
+        items += [generated.item(split, i, de, a, {}) for i, (de, a) in enumerate(zip(des, answers))]
     translate_seconds = time.perf_counter() - t1
 
     described = {**cfg, "model": f"fairseq transformer, {count} real pairs", "api": "beam search"}
-    return generate.write_outputs(name, described, items, param(params, "generate.flagged"), {
+    return generated.write_outputs(name, described, items, param(params, "generate.flagged"), {
         "train_pairs": count, "train_lines": [start, start + count],
         "teacher_best_valid_loss": train_summary["best_valid_loss"], "teacher_epochs": train_summary["epochs"],
         "train_seconds": round(train_seconds, 1), "translate_seconds": round(translate_seconds, 1),

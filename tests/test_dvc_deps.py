@@ -1,0 +1,110 @@
+"""DVC never serves a stale result: every stage of dvc.yaml depends on every module of the package it runs
+(derived here from the code: the stage's module and everything it imports from the package, directly or
+through other modules) and on every params key it reads (recorded by the stages themselves in the shared ci run,
+config.RECORD_PARAMS_ENV). A new import or a new key read without its dependency fails here, not in a user's
+stale result."""
+from __future__ import annotations
+
+import ast
+import json
+import re
+
+import pytest
+import yaml
+from helpers import REPO
+
+PACKAGE = "regurgitative"
+SOURCES = REPO / "src" / PACKAGE
+STAGE_CMD = re.compile(rf"python -m {PACKAGE}\.(\w+)")
+
+
+def imported_modules(module: str) -> set[str]:
+    """The package's modules that `module` imports anywhere in its code (lazy imports inside functions too)."""
+    tree = ast.parse((SOURCES / f"{module}.py").read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module:                       # from .config import X
+                found.add(node.module.split(".")[0])
+            elif node.level == 1:                                     # from . import a, b
+                found.update(a.name for a in node.names)
+            elif node.module and node.module.split(".")[0] == PACKAGE:  # from regurgitative.x import y
+                parts = node.module.split(".")
+                found.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names
+                         if a.name.startswith(f"{PACKAGE}.") and a.name.count(".") >= 1)
+    return {m for m in found if (SOURCES / f"{m}.py").exists()}
+
+
+def modules_run_by(module: str) -> set[str]:
+    """`module` and every package module it imports, transitively."""
+    seen, todo = set(), [module]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo += imported_modules(m)
+    return seen
+
+
+def stages() -> dict[str, dict]:
+    return yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+
+
+def module_deps() -> dict[str, tuple[list[str], list[str]]]:
+    """Per stage: the package modules it runs and does not depend on, and those it depends on and does not run
+    (a needless rerun whenever they change)."""
+    wrong = {}
+    for name, stage in stages().items():
+        match = STAGE_CMD.search(stage["cmd"])
+        assert match, f"dvc.yaml: stage {name} does not run `python -m {PACKAGE}.<module>`: {stage['cmd']}"
+        needed = {f"src/{PACKAGE}/{m}.py" for m in modules_run_by(match.group(1))}
+        declared = {d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps", [])}
+        declared = {d for d in declared if d.startswith(f"src/{PACKAGE}/")}
+        if needed != declared:
+            wrong[name] = (sorted(needed - declared), sorted(declared - needed))
+    return wrong
+
+
+def test_the_import_graph_is_read_from_the_code():
+    # Guards the checker itself: a direct import, an import through another module, and a lazy one.
+    assert {"config", "scoring", "cleaning", "llm", "llama_server", "response_cache"} <= modules_run_by("generate")
+    assert "generate" not in modules_run_by("scoring")
+
+
+def test_every_stage_depends_on_exactly_the_modules_it_runs():
+    wrong = module_deps()
+    assert not wrong, "dvc.yaml: stages whose deps are not the package modules they run:\n" + "\n".join(
+        f"  {stage}: missing {', '.join(missing) or '-'}; not run {', '.join(extra) or '-'}"
+        for stage, (missing, extra) in wrong.items())
+
+
+def covered(key: str, declared: set[str]) -> bool:
+    """A key read is covered by a declared key that is it or one of its sections."""
+    parts = key.split(".")
+    return any(".".join(parts[:i]) in declared for i in range(1, len(parts) + 1))
+
+
+@pytest.mark.e2e
+def test_every_stage_declares_every_params_key_it_reads(ci_run):
+    """Each stage of the shared ci run recorded the params keys it read; each must be covered by the stage's
+    `params` in dvc.lock (what DVC compares to decide whether to rerun it)."""
+    records = sorted((ci_run / "logs" / "params-read").glob("*.json"))
+    assert records, f"no params records in {ci_run}/logs/params-read (the ci run sets config.RECORD_PARAMS_ENV)"
+    lock = yaml.safe_load((ci_run / "dvc.lock").read_text(encoding="utf-8"))["stages"]
+    by_cmd = {stage["cmd"]: name for name, stage in lock.items()}
+    undeclared, unmatched = {}, []
+    for path in records:
+        record = json.loads(path.read_text())
+        name = by_cmd.get(record["cmd"])
+        if name is None:
+            unmatched.append(record["cmd"])
+            continue
+        declared = set((lock[name].get("params") or {}).get("params.yaml", {}))
+        keys = [k for k in record["read"] if not covered(k, declared)]
+        if keys:
+            undeclared[name] = keys
+    assert not unmatched, f"commands that are no stage of dvc.lock: {unmatched}"
+    assert not undeclared, "dvc.yaml: stages read params keys they do not declare (add them to `params`):\n" + \
+        "\n".join(f"  {stage}: {', '.join(keys)}" for stage, keys in undeclared.items())
