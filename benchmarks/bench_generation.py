@@ -2,6 +2,12 @@
 
     python benchmarks/bench_generation.py                      # gemma3-270m, 40 pool sentences
     python benchmarks/bench_generation.py --generator smollm2-135m -n 60
+    python benchmarks/bench_generation.py --builds /tmp/ggml/avx512/libggml-cpu.so /tmp/ggml/native/libggml-cpu.so
+
+--builds: the installed llama.cpp (the Makefile's portable x86-64-v3 build) against other builds of its CPU
+backend (benchmarks/build_ggml_cpu.sh makes them): per build, sentences and tokens per second of one server
+(generate.server settings) on the same prompts, whether its greedy outputs equal the installed build's, and how
+a build that cannot run on this CPU died.
 
 Run from the repository root after `dvc repro` has prepared the corpus (data/prepared). For one local
 generator of params.yaml, on the same server and the same prompts:
@@ -25,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from regurgitative import generate, llama_server, llm  # noqa: E402
+from regurgitative import generate, generated, llama_server, llm  # noqa: E402
 from regurgitative.config import PREPARED_DIR, load_params, param  # noqa: E402
 from regurgitative.response_cache import ResponseCache, request_key  # noqa: E402
 
@@ -71,18 +77,88 @@ def cache_load_seconds(n: int) -> float:
         return seconds
 
 
+def llama_cpp_with(lib: Path, into: Path) -> Path:
+    """A copy of the installed llama_cpp package whose CPU backend is `lib`; put its parent first on PYTHONPATH
+    and a server started then loads it."""
+    import importlib.util
+    import shutil
+    installed = Path(next(iter(importlib.util.find_spec("llama_cpp").submodule_search_locations)))
+    copy = into / "llama_cpp"
+    shutil.copytree(installed, copy, symlinks=True)
+    (copy / "lib" / "libggml-cpu.so").unlink()
+    shutil.copy2(lib, copy / "lib" / "libggml-cpu.so")
+    return into
+
+
+def compare_builds(a: argparse.Namespace) -> dict:
+    params = load_params()
+    cfg = generate.generator_config(params, a.generator)
+    template = param(params, f"prompts.{cfg['prompt']}")
+    des = generated.read_lines(PREPARED_DIR / "pool.de", a.n)
+    shots = generate.few_shot_examples(int(template.get("shots", 0)), des)
+    payloads = [generate.build_payload(template, cfg["api"], de, shots) for de in des]
+    decoding = {k: v for k, v in (cfg.get("decoding") or {}).items() if v is not None}
+    settings = {k: v for k, v in (param(params, "generate").get("server") or {}).items() if k != "replicas"}
+    gguf = llama_server.gguf_path(cfg["model"])
+    results: dict = {"generator": a.generator, "sentences": a.n, "server": settings,
+                     "cpu_flags": sorted({f for line in Path("/proc/cpuinfo").read_text().splitlines()
+                                          if line.startswith("flags") for f in line.split(":")[1].split()
+                                          if f.startswith(("avx512", "amx", "avx_vnni", "avx2"))}),
+                     "builds": {}}
+    reference = None
+    for build in [None, *a.builds]:
+        name = "installed (Makefile, x86-64-v3)" if build is None else str(build)
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = os.environ.get("PYTHONPATH")
+            if build is not None:
+                os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(llama_cpp_with(build, Path(tmp))), saved]))
+            entry: dict = {"amx_instructions": llama_server.amx_instructions(
+                (Path(tmp) / "llama_cpp" / "lib") if build is not None else None)}
+            try:
+                with llama_server.serve(gguf, alias=a.generator, settings=settings, log=Path(tmp) / "server.log") as server:
+                    client = llm.make_client(server.base_url, llm.LOCAL_API_KEY, 120, 0, llm.RequestGuard(server.check))
+                    ask = client.completions.create if cfg["api"] == "completions" else client.chat.completions.create
+                    ask(model=a.generator, **payloads[0], **decoding)  # warm-up: pages in
+                    start, texts, tokens = time.perf_counter(), [], 0
+                    for p in payloads:
+                        r = ask(model=a.generator, **p, **decoding)
+                        choice = r.choices[0]
+                        texts.append(choice.text if cfg["api"] == "completions" else choice.message.content)
+                        tokens += r.usage.completion_tokens
+                    seconds = time.perf_counter() - start
+                entry.update(sentences_per_s=round(len(payloads) / seconds, 3), tokens_per_s=round(tokens / seconds, 1))
+                if reference is None:
+                    reference = texts
+                entry["same_outputs_as_installed"] = sum(x == y for x, y in zip(texts, reference))
+            except (llama_server.ServerError, llm.LLMError, Exception) as e:  # noqa: BLE001 - a crash is a result
+                entry["died"] = str(e).splitlines()[0][:300]
+            finally:
+                if saved is None:
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = saved
+        results["builds"][name] = entry
+        print(name, entry, file=sys.stderr)
+    return results
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--generator", default="gemma3-270m")
     ap.add_argument("-n", type=int, default=40, help="pool sentences to translate")
     ap.add_argument("--cache-items", type=int, default=100_000)
+    ap.add_argument("--builds", nargs="*", type=Path, metavar="LIBGGML_CPU_SO",
+                    help="compare the installed llama.cpp with these builds of libggml-cpu.so")
     a = ap.parse_args()
+    if a.builds is not None:
+        print(json.dumps(compare_builds(a), indent=2))
+        return
     params = load_params()
     cfg = generate.generator_config(params, a.generator)
     g = param(params, "generate")
     template = param(params, f"prompts.{cfg['prompt']}")
-    shots = generate.few_shot_examples(int(template.get("shots", 0)))
-    des = generate.read_lines(PREPARED_DIR / "pool.de", a.n)
+    des = generated.read_lines(PREPARED_DIR / "pool.de", a.n)
+    shots = generate.few_shot_examples(int(template.get("shots", 0)), des)
     payloads = [generate.build_payload(template, cfg["api"], de, shots) for de in des]
     gguf = llama_server.gguf_path(cfg["model"])
     settings = dict(g.get("server") or {})
@@ -92,13 +168,13 @@ def main() -> None:
                      "concurrency": g["concurrency"]}
     with tempfile.TemporaryDirectory() as tmp:
         one = {**settings, "n_threads": os.cpu_count()}
-        with llama_server.serve(gguf, alias=a.generator, settings=one, log=Path(tmp) / "one.log") as url:
-            clients = [llm.make_client(url, llm.LOCAL_API_KEY, timeout, retries)]
+        with llama_server.serve(gguf, alias=a.generator, settings=one, log=Path(tmp) / "one.log") as server:
+            clients = [llm.make_client(server.base_url, llm.LOCAL_API_KEY, timeout, retries)]
             server_alone(clients, cfg, a.generator, payloads[:2])  # warm-up: pages in, prefix cached
             results[f"one_server_{os.cpu_count()}_threads_sent_per_s"] = round(
                 server_alone(clients, cfg, a.generator, payloads), 3)
-        with llama_server.serve_replicas(gguf, a.generator, replicas, settings, Path(tmp)) as urls:
-            clients = [llm.make_client(u, llm.LOCAL_API_KEY, timeout, retries) for u in urls]
+        with llama_server.serve_replicas(gguf, a.generator, replicas, settings, Path(tmp)) as servers:
+            clients = [llm.make_client(s.base_url, llm.LOCAL_API_KEY, timeout, retries) for s in servers]
             server_alone(clients, cfg, a.generator, payloads[:2 * replicas])
             results["server_alone_sent_per_s"] = round(server_alone(clients, cfg, a.generator, payloads), 3)
             with ResponseCache(Path(tmp) / "cache.jsonl") as cache:

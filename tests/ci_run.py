@@ -25,9 +25,9 @@ def run(cmd: list, cwd: Path, env: dict | None = None, **kw) -> subprocess.Compl
     return proc
 
 
-def build(root: Path) -> Path:
-    """A copy of the working tree (what git would commit), switched to the ci profile, after `dvc repro`,
-    with the results committed as a user would before `dvc push`."""
+def copy_worktree(root: Path, profile: str = "ci") -> Path:
+    """A copy of the working tree (what git would commit), without the outputs the pipeline makes, switched to
+    a profile and committed in a git repository of its own."""
     files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split("\0")
     for name in filter(None, files):
@@ -38,9 +38,16 @@ def build(root: Path) -> Path:
     for tracked_output in ("results", "paper/figures", "paper/tables"):  # start from nothing the pipeline makes
         shutil.rmtree(root / tracked_output, ignore_errors=True)
     run([*GIT, "init", "-q"], root)
-    run([BIN / "python", "-m", "regurgitative.profile", "ci"], root)
+    run([BIN / "python", "-m", "regurgitative.profile", profile], root)
     run([*GIT, "add", "-A"], root)
-    run([*GIT, "commit", "-q", "-m", "ci profile"], root)
+    run([*GIT, "commit", "-q", "-m", f"{profile} profile"], root)
+    return root
+
+
+def build(root: Path) -> Path:
+    """A copy of the working tree switched to the ci profile, after `dvc repro`, with the results committed as a
+    user would before `dvc push`."""
+    copy_worktree(root)
     start = time.perf_counter()
     # Every stage records the params keys it reads (tests/test_dvc_deps.py checks them against dvc.lock).
     run([BIN / "dvc", "repro"], root, env={RECORD_PARAMS_ENV: str(root / "logs" / "params-read")},

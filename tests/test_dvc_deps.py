@@ -13,6 +13,8 @@ import pytest
 import yaml
 from helpers import REPO
 
+from regurgitative.config import ReadRecorder
+
 PACKAGE = "regurgitative"
 SOURCES = REPO / "src" / PACKAGE
 STAGE_CMD = re.compile(rf"python -m {PACKAGE}\.(\w+)")
@@ -78,6 +80,16 @@ def test_every_stage_depends_on_exactly_the_modules_it_runs():
     assert not wrong, "dvc.yaml: stages whose deps are not the package modules they run:\n" + "\n".join(
         f"  {stage}: missing {', '.join(missing) or '-'}; not run {', '.join(extra) or '-'}"
         for stage, (missing, extra) in wrong.items())
+
+
+def test_the_params_recorder_sees_leaves_sections_and_absent_keys():
+    read: set[str] = set()
+    params = ReadRecorder({"generate": {"pool_size": 5, "server": {"n_ctx": 1}}, "grid": {"seeds": [1]}}, record=read)
+    g = params["generate"]
+    assert g["pool_size"] == 5 and dict(g.get("server") or {}) == {"n_ctx": 1} and g.get("flagged") is None
+    assert bool(params["grid"])  # emptiness is no read
+    assert read == {"generate.pool_size", "generate.server", "generate.server.n_ctx", "generate.flagged"}
+    assert covered("generate.server.n_ctx", {"generate.server"}) and not covered("generate.pool", {"generate.pool_size"})
 
 
 def covered(key: str, declared: set[str]) -> bool:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from ci_run import run
-from helpers import BIN, sacrebleu_cli
+from ci_run import copy_worktree, run
+from helpers import BIN, REPO, sacrebleu_cli
 
 from regurgitative.config import grid_runs
 
@@ -227,3 +227,37 @@ def test_adding_a_mitigation_condition_retrains_nothing_that_exists(repo):
                        "train-mitigation@smollm2-135m-share-25-100-1", "train-mitigation@smollm2-135m-share-25-100-2",
                        "evaluate-mitigation@smollm2-135m-share-25-100-1",
                        "evaluate-mitigation@smollm2-135m-share-25-100-2"}, trained
+
+
+def test_a_users_own_corpus_of_another_domain_runs_through_the_ci_profile(tmp_path):
+    """Real text of another domain (Ding's everyday sentences, tests/data/ding/) as a user brings it: two aligned
+    files without document ids, in a directory outside the repository, with its own held-out test files. The
+    ci profile runs on it from prepare to scored students of real and of the LLM; editing a corpus file then
+    makes prepare (and what follows) stale."""
+    corpus = tmp_path / "my-corpus"
+    corpus.mkdir()
+    de, en = (lines(REPO / "tests/data/ding" / f"ding.{lang}") for lang in ("de", "en"))
+    for lang, text in (("de", de), ("en", en)):
+        (corpus / f"train.{lang}").write_text("".join(s + "\n" for s in text[:880]), encoding="utf-8")
+        (corpus / f"test.{lang}").write_text("".join(s + "\n" for s in text[880:]), encoding="utf-8")
+    repo = copy_worktree(tmp_path / "repo")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["corpus"].update(source="files")
+    params["corpus"]["files"].update(dir=str(corpus), de="train.de", en="train.en", doc_block=0,
+                                     test={"de": "test.de", "en": "test.en"})
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    targets = ["baseline", "evaluate@real-200-1", "evaluate@smollm2-135m-200-1"]
+    run([BIN / "dvc", "repro", *targets], repo, timeout=1800)
+    stats = json.loads((repo / "data/prepared/stats.json").read_text())
+    assert stats["test_pairs"] == 120 and stats["valid_pairs"] == 50 and stats["pool_pairs"] == 400
+    assert lines(repo / "data/prepared/test.de") == de[880:]
+    assert not set(lines(repo / "data/prepared/pool.de")) & set(de[880:])
+    for run_name in ("real-200-1", "smollm2-135m-200-1"):
+        metrics = json.loads((repo / "results/runs" / f"{run_name}.json").read_text())
+        assert metrics["segments"] == 120 and 0 <= metrics["bleu"] <= 100
+    assert "data/conditions/smollm2-135m" in str(list((repo / "data/conditions").iterdir()))
+    # The corpus is a dependency wherever it lives: an edited line makes prepare stale.
+    assert "prepare" not in run([BIN / "dvc", "status", "prepare"], repo).stdout
+    (corpus / "train.en").write_text("".join(s + "\n" for s in en[:879]) + "An edited last line.\n",
+                                     encoding="utf-8")
+    assert "modified:" in run([BIN / "dvc", "status", "prepare"], repo).stdout

@@ -1,12 +1,16 @@
 """Profiles: overlays on the default, chosen with one command."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import yaml
 from helpers import REPO
 
 from regurgitative import profile
-from regurgitative.config import ParamsError, param
+from regurgitative.config import ParamsError, check_grid, param
 
 
 def test_overlay_replaces_leaves_and_lists_and_keeps_the_rest():
@@ -42,3 +46,49 @@ def test_switching_writes_params_yaml(tmp_path):
 def test_missing_key_error_names_the_key_and_file():
     with pytest.raises(ParamsError, match=r"params\.yaml: missing key 'train\.fairseq_args' \(no 'fairseq_args' under train\)"):
         param({"train": {"device": "cpu"}}, "train.fairseq_args")
+
+
+# ------------------------------------------------------------------------------ a grid that names what exists
+@pytest.mark.parametrize("name", ["default", "ci", "paper"])
+def test_every_profile_passes_the_grid_check(name):
+    check_grid(profile.render(name, REPO / "profiles"))
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda p: p["grid"]["conditions"].append("gpt-5-mini"),
+     r"grid\.conditions names 'gpt-5-mini', which no stage builds; conditions are `real`, a generator of "
+     r"grid\.generators \(gemma3-270m\) or of grid\.teachers \(teacher-low\)"),
+    (lambda p: p["grid"]["conditions"].append("gpt-4o-mini"),
+     r"'gpt-4o-mini', which no stage builds; add it to grid\.generators \(an LLM\)"),
+    (lambda p: p["grid"]["conditions"].append("gemma3-270m-by-oracle"),
+     r"it is a mitigation: name it in grid\.mitigations"),
+    (lambda p: p["grid"]["teachers"].append("gemma3-270m"),
+     r"grid\.teachers names 'gemma3-270m', whose generators\.gemma3-270m\.kind is 'llama_cpp': name it in "
+     r"grid\.generators instead"),
+    (lambda p: p["grid"]["mitigations"].append("mix-gemma-teachers"),
+     r"mitigations\.mix-gemma-teachers draws on generator 'teacher-high', which is in neither"),
+    (lambda p: p["grid"]["mitigations"].append("no-such-recipe"),
+     r"grid\.mitigations names 'no-such-recipe', which is not under `mitigations`"),
+    (lambda p: p["grid"]["train_sizes"].append(4000),
+     r"grid\.train_sizes goes up to 4000, but the generators translate generate\.pool_size = 2000"),
+    (lambda p: p["mitigations"]["gemma3-270m-by-oracle"].update(score="bleu"),
+     r"mitigations\.gemma3-270m-by-oracle\.score is 'bleu'; it must be one of agreement"),
+])
+def test_a_grid_naming_what_does_not_exist_is_refused_with_the_key_and_the_fix(change, message):
+    params = profile.render("default", REPO / "profiles")
+    change(params)
+    with pytest.raises(ParamsError, match=message):
+        check_grid(params)
+
+
+def test_every_stage_refuses_such_a_grid_before_any_work(tmp_path):
+    """What the issue saw: a condition that is no generator ended in `No such file` inside dataset@."""
+    params = profile.render("default", REPO / "profiles")
+    params["grid"]["conditions"].append("gpt-5-mini")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    for cmd in (["regurgitative.config"], ["regurgitative.dataset", "--condition", "gpt-5-mini", "--train-size", "1000"]):
+        done = subprocess.run([sys.executable, "-m", *cmd], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode != 0 and "grid.conditions names 'gpt-5-mini'" in done.stderr, done.stderr[-1500:]
+        assert "No such file" not in done.stderr
+    assert not (tmp_path / "data").exists()

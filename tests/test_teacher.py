@@ -26,7 +26,7 @@ def test_a_teacher_trains_on_the_pairs_after_the_student_pool(prepared):
 
 def test_a_teacher_that_would_reach_past_the_pool_is_refused_with_the_key_named(prepared):
     prepared["generators"]["t"]["train_pairs"] = 31
-    with pytest.raises(ValueError, match=r"generators\.t\.train_pairs is 31.*50 pairs.*first 20"):
+    with pytest.raises(ValueError, match=r"generators\.t\.train_pairs is 31.*50 pairs: the first 20"):
         teacher.training_lines(prepared, prepared["generators"]["t"], "t")
 
 
@@ -51,6 +51,13 @@ def test_the_detector_split_comes_after_every_student_and_teacher_sentence(prepa
     prepared["generators"]["t"]["train_pairs"] = 20
     prepared["generate"]["detector_size"] = 10
     assert generated.detector_lines(prepared) == (40, 10)  # students 0-19, teacher 20-39, detector 40-49
+    assert teacher.training_lines(prepared, prepared["generators"]["t"], "t") == (20, 20)
+    # The detector split depends on the pool and its size only (adding a teacher reruns no LLM); a teacher whose
+    # pairs would reach into it is refused by the teacher's stage.
     prepared["generate"]["detector_size"] = 11
-    with pytest.raises(ValueError, match=r"generate\.detector_size is 11.*50 pairs.*first 40"):
+    assert generated.detector_lines(prepared) == (39, 11)
+    with pytest.raises(ValueError, match=r"train_pairs is 20.*the last 11 the detector split"):
+        teacher.training_lines(prepared, prepared["generators"]["t"], "t")
+    prepared["generate"]["detector_size"] = 31
+    with pytest.raises(ValueError, match=r"generate\.detector_size is 31.*50 pairs.*first 20"):
         generated.detector_lines(prepared)

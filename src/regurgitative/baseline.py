@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from . import scoring
-from .config import BASELINES, PREPARED_DIR, SRC, TGT
-
+from .config import BASELINES, PREPARED_DIR, SRC, TGT, load_params
 
 
 def main() -> None:
+    load_params()  # reads no key; refuses a grid that names what does not exist (config.check_grid)
     references = scoring.read_lines(PREPARED_DIR / f"test.{TGT}")
     source = scoring.read_lines(PREPARED_DIR / f"test.{SRC}")
     results = {"copy_source": scoring.score(source, references)}

@@ -59,7 +59,8 @@ RECORD_PARAMS_ENV = "REGURGITATIVE_RECORD_PARAMS"
 
 class ReadRecorder(dict):
     """A params mapping that records the dotted path of every key read: a leaf when its value is read, a whole
-    section when it is iterated or copied. A key asked for and missing is recorded too (its absence is read)."""
+    section when it is iterated or copied. A key asked for and missing is recorded too (its absence is read).
+    Emptiness (`len`, `bool`) is not recorded as a read of the section."""
 
     def __init__(self, data: dict, prefix: str = "", record: set[str] | None = None):
         super().__init__(data)
@@ -102,10 +103,6 @@ class ReadRecorder(dict):
     def values(self):
         self._all()
         return dict.values(self)
-
-    def __len__(self) -> int:
-        self._all()
-        return dict.__len__(self)
 
     def __reduce__(self):  # copy/deepcopy/pickle: a plain dict (the copy reads everything)
         self._all()
@@ -179,10 +176,10 @@ def check_grid(params: dict[str, Any], path: Path | str = PARAMS) -> None:
                 problems.append(f"generators.{g}.prompt is {cfg.get('prompt')!r}, which is not under `prompts`")
     for c in grid.get("conditions") or []:
         if c != "real" and c not in named:
-            hint = (f"it is a mitigation: name it in grid.mitigations (trained at grid.mitigation_sizes)"
+            hint = ("it is a mitigation: name it in grid.mitigations (trained at grid.mitigation_sizes)"
                     if c in recipes else
-                    f"add it to grid.generators (an LLM) or grid.teachers (a fairseq teacher) with a recipe under "
-                    f"`generators`" if c in generators else
+                    "add it to grid.generators (an LLM) or grid.teachers (a fairseq teacher) with a recipe under "
+                    "`generators`" if c in generators else
                     f"conditions are `real`, a generator of grid.generators ({', '.join(grid.get('generators') or []) or 'none'}) "
                     f"or of grid.teachers ({', '.join(grid.get('teachers') or []) or 'none'})")
             problems.append(f"grid.conditions names {c!r}, which no stage builds; {hint}")

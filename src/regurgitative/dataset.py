@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from . import fairseq_tools, tokenizer
-from .config import LANGS, condition_pool, dataset_dir
+from .config import LANGS, condition_pool, dataset_dir, load_params
 
 
 def build(condition: str, train_size: int) -> Path:
@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--condition", required=True)
     ap.add_argument("--train-size", type=int, required=True)
     args = ap.parse_args()
+    load_params()  # reads no key; refuses a grid that names what does not exist (config.check_grid)
     build(args.condition, args.train_size)
 
 

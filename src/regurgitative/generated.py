@@ -16,13 +16,8 @@ from .config import CONDITIONS_DIR, GENERATED_DIR, PREPARED_DIR, RESULTS_DIR, ge
 def pool_size(params: dict) -> int:
     """How much of the pool a generator translates (generate.pool_size): the largest training size a
     regurgitative condition can have. A fixed number rather than max(grid.train_sizes), so that adding a
-    size below it asks nothing and reruns no generation."""
-    n = int(param(params, "generate.pool_size"))
-    largest = max(int(s) for s in param(params, "grid.train_sizes"))
-    if largest > n:
-        raise ValueError(f"params.yaml: grid.train_sizes goes up to {largest} but generate.pool_size is {n}; "
-                         f"raise generate.pool_size (the generators then translate the missing sentences only)")
-    return n
+    size below it asks nothing and reruns no generation (config.check_grid refuses a size above it)."""
+    return int(param(params, "generate.pool_size"))
 
 
 def read_lines(path: Path, limit: int | None = None) -> list[str]:
@@ -34,15 +29,15 @@ def read_lines(path: Path, limit: int | None = None) -> list[str]:
 
 def detector_lines(params: dict) -> tuple[int, int]:
     """(start, count) of the detector split in the prepared pool: its last generate.detector_size sentences, so
-    that the human-vs-generated detector (E7) learns from sentences no student, no teacher and no test set has."""
+    that the human-vs-generated detector (E7) learns from sentences no student, no teacher and no test set has.
+    It depends on the pool and generate.detector_size only; a teacher's stage refuses training pairs that reach
+    into it (teacher.training_lines), so adding a teacher reruns no LLM's generation."""
     count = int(param(params, "generate.detector_size"))
     available = len(read_lines(PREPARED_DIR / "pool.de"))
-    teachers = [int(param(params, f"generators.{t}.train_pairs")) for t in params["grid"].get("teachers") or []]
-    used = pool_size(params) + max(teachers, default=0)
+    used = pool_size(params)
     if available - count < used:
         raise ValueError(f"params.yaml: generate.detector_size is {count}, but the prepared pool has {available} "
-                         f"pairs and the first {used} are the students' pool (generate.pool_size) and the teachers' "
-                         f"training pairs (generators.<teacher>.train_pairs); lower one of them")
+                         f"pairs and the first {used} are the students' pool (generate.pool_size); lower one of them")
     return available - count, count
 
 

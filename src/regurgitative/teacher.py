@@ -38,13 +38,15 @@ def teacher_config(params: dict, name: str) -> dict:
 
 def training_lines(params: dict, cfg: dict, name: str) -> tuple[int, int]:
     """(start, count) of the teacher's real training pairs in the prepared pool: right after the student pool,
-    so that no student's training set overlaps a teacher's."""
+    so that no student's training set overlaps a teacher's, and before the detector split (the pool's last
+    generate.detector_size pairs), so that the detector learns from pairs no teacher has seen."""
     start, count = generated.pool_size(params), int(cfg["train_pairs"])
-    available = len(generated.read_lines(PREPARED_DIR / f"pool.{SRC}"))
-    if start + count > available:
+    detector_start, detector_size = generated.detector_lines(params)
+    if start + count > detector_start:
         raise ValueError(f"params.yaml: generators.{name}.train_pairs is {count}, but the prepared pool has "
-                         f"{available} pairs and the first {start} (generate.pool_size) are the students' pool; "
-                         f"lower train_pairs or generate.pool_size")
+                         f"{detector_start + detector_size} pairs: the first {start} are the students' pool "
+                         f"(generate.pool_size) and the last {detector_size} the detector split "
+                         f"(generate.detector_size); lower one of them")
     return start, count
 
 
