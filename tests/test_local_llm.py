@@ -74,3 +74,10 @@ def test_a_server_that_cannot_start_says_why(tmp_path):
     with pytest.raises(llama_server.ServerError, match=r"exited with status .* before answering"):
         with llama_server.serve(bad, alias="bad", log=tmp_path / "server.log"):
             pass
+
+
+def test_the_installed_llama_cpp_holds_no_amx_instruction():
+    """A native build on a CPU that reports AMX holds AMX tile instructions and dies in `ldtilecfg` on VMs that
+    do not grant AMX; the Makefile's build has none (objdump -d of every library of the package)."""
+    assert llama_server.AMX.search("  4011f0:\tldtilecfg (%rax)") and not llama_server.AMX.search("vpdpbusd %zmm1")
+    assert llama_server.amx_instructions() == {}

@@ -85,8 +85,10 @@ class ReadRecorder(dict):
         return self[key] if dict.__contains__(self, key) else (self._record.add(f"{self._prefix}{key}") or default)
 
     def __contains__(self, key: object) -> bool:
-        self._record.add(f"{self._prefix}{key}")
-        return dict.__contains__(self, key)
+        present = dict.__contains__(self, key)
+        if not (present and isinstance(dict.__getitem__(self, key), dict)):  # a section's presence reads nothing in it
+            self._record.add(f"{self._prefix}{key}")
+        return present
 
     def __iter__(self):
         self._all()

@@ -227,8 +227,11 @@ def check(packages: list[str]) -> None:
     each local model through its server and the openai client. Exits non-zero with the reason otherwise."""
     import openai
 
-    fix = "rebuild it with `rm .venv/.llama-cpp-build && make venv` (the Makefile's LLAMA_CMAKE_ARGS)"
-    amx = amx_instructions()
+    fix = "rebuild it with `rm .venv/.llama-cpp-build && make venv` (the Makefile's LLAMA_ISA, LLAMA_CMAKE_ARGS)"
+    try:
+        amx = amx_instructions()
+    except (ServerError, subprocess.CalledProcessError) as e:
+        sys.exit(f"cannot inspect the llama.cpp build: {e}")
     if amx:
         sys.exit(f"the installed llama.cpp holds AMX instructions {amx}: a native build, which dies on CPUs that "
                  f"report AMX without granting it; {fix}")
