@@ -29,7 +29,8 @@ from sacrebleu.metrics import CHRF
 
 from . import cleaning
 from .config import ERRORS_TABLE as TABLE
-from .config import PREPARED_DIR, generated_items, generator_names, load_params, param
+from .config import PREPARED_DIR, generator_names, load_params, param
+from .generated import items_for
 from .scoring import read_lines
 
 DETAILS = Path("data/errors")
@@ -89,10 +90,7 @@ def measure(params: dict) -> pd.DataFrame:
     human = read_lines(PREPARED_DIR / "pool.en")[:n]
     per_condition = {"real": [indicators(en, de, None, [], cfg) for de, en in zip(german, human)]}
     for g in generator_names(params):
-        pool = generated_items(g, "pool")
-        if [it["de"] for it in pool] != german:
-            raise ValueError(f"data/generated/{g}/items.jsonl: its pool is not the first {n} German sentences "
-                             f"of data/prepared/pool.de; rerun generate@{g} or teacher@{g}")
+        pool = items_for(g, "pool", german)  # the same German sentences, or an error naming the first difference
         per_condition[g] = [indicators(it["text"], it["de"], ref, it.get("stripped") or [], cfg)
                             for it, ref in zip(pool, human)]
     DETAILS.mkdir(parents=True, exist_ok=True)
