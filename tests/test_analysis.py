@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from regurgitative import detector, diversity, errors, findings, mitigate
+from regurgitative.config import control_of, describe
 
-CFG = {"low_chrf": 30, "copied_chrf": 60, "length_ratio": [0.5, 2.0], "bootstrap": 2000, "seed": 1}
+CFG = {"low_chrf": 30, "copied_chrf": 60, "length_ratio": [0.5, 2.0]}
 DE = "Klicken Sie auf die Schaltfläche, um das Dokument zu speichern."
 
 
@@ -42,20 +43,33 @@ def test_indicators_undefined_for_a_human_reference_are_missing_not_zero():
     assert row["wrong_language"] == 0 and row["length_outlier"] == 0
 
 
-def test_bootstrap_interval_covers_the_rate_and_narrows_with_more_sentences():
-    v = np.array([1.0] * 100 + [0.0] * 300)  # rate 0.25, standard error 0.0217: a 95 % interval about 0.085 wide
-    low, high = errors.bootstrap_ci(v, 2000, seed=1)
-    assert low < 0.25 < high and 0.07 < high - low < 0.10
-    low4, high4 = errors.bootstrap_ci(np.tile(v, 4), 2000, seed=1)
-    assert high4 - low4 < (high - low) * 0.7
-    assert errors.bootstrap_ci(np.zeros(50), 100, seed=1) == (0.0, 0.0)
+def test_wilson_interval_covers_the_rate_narrows_with_more_sentences_and_is_right_at_zero():
+    def rows(values):
+        per_sentence = [{**{k: 0 for k in errors.INDICATORS}, "any": v} for v in values]
+        return {r["indicator"]: r for r in errors.condition_rows("g", per_sentence)}["any"]
+    r = rows([1] * 100 + [0] * 300)    # rate 0.25, standard error 0.0217: a 95 % interval about 0.085 wide
+    assert r["ci_low"] < 0.25 < r["ci_high"] and 0.07 < r["ci_high"] - r["ci_low"] < 0.10
+    r4 = rows(([1] * 100 + [0] * 300) * 4)
+    assert r4["ci_high"] - r4["ci_low"] < (r["ci_high"] - r["ci_low"]) * 0.7
+    zero = rows([0] * 50)              # none seen in 50 is not "certainly none": the upper end is about 7 %
+    assert zero["ci_low"] == pytest.approx(0, abs=1e-12) and 0.05 < zero["ci_high"] < 0.09
 
 
 def test_condition_rows_report_rates_and_which_indicators_apply():
     per_sentence = [errors.indicators(e, DE, None, [], CFG) for e in ("Click the button to save it.", "")]
-    rows = {r["indicator"]: r for r in errors.condition_rows("real", per_sentence, CFG)}
+    rows = {r["indicator"]: r for r in errors.condition_rows("real", per_sentence)}
     assert rows["empty"]["rate"] == 0.5 and rows["empty"]["n"] == 2 and rows["empty"]["applies"]
     assert not rows["low_quality"]["applies"] and "rate" not in rows["low_quality"]
+
+
+def test_mcnemar_counts_only_the_sentences_where_real_and_generated_disagree():
+    real = [{"any": v} for v in [0] * 90 + [1] * 10]
+    # 20 more errors than real, all on sentences real got right: p tiny
+    more = [{"any": v} for v in [1] * 20 + [0] * 70 + [1] * 10]
+    assert errors.against_real(real, more, "any") < 1e-5
+    # the same 10 % error rate on other sentences: 10 vs 10 discordant, p = 1
+    moved = [{"any": v} for v in [1] * 10 + [0] * 80 + [0] * 10]
+    assert errors.against_real(real, moved, "any") == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------------------------------------ E4
@@ -147,6 +161,19 @@ def test_a_quality_ordered_condition_puts_the_best_first_ties_in_pool_order(cond
     assert [s["index"] for s in sources] == [1, 3, 2, 4, 0, 5]
 
 
+def test_the_control_has_the_same_sentences_in_the_same_order_with_their_human_english(conditions):
+    recipe = {"method": "order", "generator": "g1", "score": "agreement"}
+    params = {"generate": {"flagged": "keep"}, "grid": {"mitigations": ["g1-by-agreement", "real-by-agreement"]},
+              "mitigations": {"g1-by-agreement": recipe, "real-by-agreement": {**recipe, "english": "real"}}}
+    mitigate.build("g1-by-agreement", params)
+    mitigate.build("real-by-agreement", params)
+    assert lines("real-by-agreement", "de") == lines("g1-by-agreement", "de")
+    assert lines("real-by-agreement", "en") == ["real 1", "real 3", "real 2", "real 4", "real 0", "real 5"]
+    assert control_of(params, "g1-by-agreement") == "real-by-agreement"
+    assert describe(params, "real-by-agreement")["role"] == "control"
+    assert describe(params, "g1-by-agreement")["role"] == "mitigation"
+
+
 def test_ordering_by_a_score_nobody_recorded_is_refused(conditions):
     params = {"generate": {"flagged": "keep"},
               "mitigations": {"x": {"method": "order", "generator": "g1", "score": "confidence"}}}
@@ -204,53 +231,68 @@ def test_a_quality_ordered_condition_leaves_out_what_its_generator_condition_dro
 
 
 # ------------------------------------------------------------------------------------------------ findings
-def _tables(by_agreement_seed2: float):
+def _row(family, a, n_a, b, n_b, diff, low, high, p, outcome):
+    return {"family": family, "a": a, "a_size": n_a, "b": b, "b_size": n_b, "a_bleu": 10 + diff, "b_bleu": 10.0,
+            "difference": diff, "ci_low": low, "ci_high": high, "p_value": p, "p_holm": p, "outcome": outcome}
+
+
+def _tables(mitigation_vs_llm: str = "better", real_2000_learned: bool = True):
     """Results tables as the pipeline writes them, small enough to decide every verdict by hand."""
-    rows = [("real", 1000, s, b) for s, b in ((1, 2.0), (2, 2.2))] + \
-           [("real", 2000, s, b) for s, b in ((1, 5.0), (2, 5.2))] + \
-           [("llm", 1000, s, b) for s, b in ((1, 1.0), (2, 1.2))] + \
-           [("llm", 2000, s, b) for s, b in ((1, 3.0), (2, 3.6))]
-    bleu = pd.DataFrame([{"kind": "student", "experiment": "E1", "condition": c, "train_size": n, "seed": s,
-                          "bleu": b} for c, n, s, b in rows])
-    generators = pd.DataFrame([{"generator": "llm", "test_bleu": 20.0}])
+    generators = pd.DataFrame([{"generator": "llm", "test_bleu": 20.0}, {"generator": "weak", "test_bleu": 5.0}])
     errors_table = pd.DataFrame([
         {"condition": "real", "indicator": "any", "applies": True, "rate": 0.02, "ci_low": 0.01, "ci_high": 0.03},
-        {"condition": "llm", "indicator": "any", "applies": True, "rate": 0.035, "ci_low": 0.025, "ci_high": 0.05},
-        {"condition": "llm", "indicator": "low_quality", "applies": True, "rate": 0.2, "ci_low": 0.1, "ci_high": 0.3}])
-    div = pd.DataFrame([{"condition": "real", "train_size": 1000, "mtld": 70.0, "vocabulary": 2000},
-                        {"condition": "llm", "train_size": 1000, "mtld": 60.0, "vocabulary": 2100}])
-    summary = {"fraction_of_real": {"llm": {"largest_size": 2000, "bleu_at_largest": 3.25,
-                                            "smallest_real_size_that_beats_it": 2000, "fraction": 1.0}},
-               "mitigations": {"llm-by-x": {"1000": {"experiment": "E5", "bleu_mean": 2.0, "unmitigated_bleu": 1.1,
-                                                      "real_bleu": 2.1, "gap_closed": 0.9}}}}
-    significance = pd.DataFrame([
-        # better than unmitigated (llm) in both seeds, significantly
-        {"condition": "llm-by-x", "train_size": 1000, "seed": 1, "against": "llm", "bleu": 2.0, "against_bleu": 1.0,
-         "significant": True},
-        {"condition": "llm-by-x", "train_size": 1000, "seed": 2, "against": "llm", "bleu": by_agreement_seed2,
-         "against_bleu": 1.2, "significant": True},
-        # against real: significant in seed 1, but the mitigation is the better one there
-        {"condition": "llm-by-x", "train_size": 1000, "seed": 1, "against": "real", "bleu": 2.0, "against_bleu": 1.9,
-         "significant": True},
-        {"condition": "llm-by-x", "train_size": 1000, "seed": 2, "against": "real", "bleu": by_agreement_seed2,
-         "against_bleu": 2.2, "significant": False}])
-    return bleu, generators, errors_table, div, summary, significance
+        {"condition": "llm", "indicator": "any", "applies": True, "rate": 0.09, "ci_low": 0.07, "ci_high": 0.11,
+         "p_holm_vs_real": 1e-6, "outcome": "more"},
+        {"condition": "weak", "indicator": "any", "applies": True, "rate": 0.025, "ci_low": 0.01, "ci_high": 0.04,
+         "p_holm_vs_real": 0.4, "outcome": "undecided"}])
+    div = pd.DataFrame([
+        {"condition": "real", "train_size": 2000, "mtld": 70.0, "vocabulary": 2000, "mtld_ci_low": 66, "mtld_ci_high": 74},
+        {"condition": "llm", "train_size": 2000, "mtld": 60.0, "vocabulary": 1900, "mtld_ci_low": 57, "mtld_ci_high": 63,
+         "mtld_diff_ci_low": -14, "mtld_diff_ci_high": -6, "mtld_p_holm": 0.01, "mtld_outcome": "lower",
+         "vocabulary_p_holm": 0.01, "vocabulary_outcome": "lower"},
+        {"condition": "weak", "train_size": 2000, "mtld": 50.0, "vocabulary": 1500, "mtld_ci_low": 47, "mtld_ci_high": 53,
+         "mtld_diff_ci_low": -24, "mtld_diff_ci_high": -16, "mtld_p_holm": 0.01, "mtld_outcome": "lower",
+         "vocabulary_p_holm": 0.01, "vocabulary_outcome": "lower"}])
+    sig = pd.DataFrame([
+        _row("E1-generated", "real", 1000, "llm", 1000, 2.0, 1.0, 3.0, 0.004, "better"),
+        _row("E1-generated", "real", 2000, "llm", 2000, 3.0, 2.0, 4.0, 0.004, "better"),
+        _row("E1-generated", "real", 1000, "weak", 1000, 5.0, 4.0, 6.0, 0.004, "better"),
+        _row("E1-generated", "real", 2000, "weak", 2000, 6.0, 5.0, 7.0, 0.004,
+             "better" if real_2000_learned else "not learned"),
+        _row("E1-fraction", "real", 1000, "llm", 2000, -1.0, -2.0, 0.2, 0.2, "undecided"),
+        _row("E1-fraction", "real", 1000, "weak", 2000, 2.0, 1.0, 3.0, 0.004, "better"),
+        _row("mitigations", "llm-by-x", 1000, "llm", 1000, 1.5, 0.5, 2.5, 0.01, mitigation_vs_llm),
+        _row("mitigations", "real", 1000, "llm-by-x", 1000, 0.5, 0.2, 0.8, 0.02, "better"),
+        _row("E5-E7-split", "real-by-x", 1000, "llm-by-x", 1000, 1.0, 0.4, 1.6, 0.01, "better"),
+        _row("E5-E7-split", "real-by-x", 1000, "real", 1000, 0.2, -0.5, 0.9, 0.5, "equivalent")])
+    intervals = pd.DataFrame([{"condition": c, "train_size": n, "bleu": 8.0, "ci_low": 7.0, "ci_high": 9.0,
+                               "floor": 5.1, "learned": True} for c in ("real", "llm", "weak") for n in (1000, 2000)])
+    return generators, errors_table, div, sig, intervals, 3.4
 
 
-def test_findings_decide_each_verdict_by_the_comparison_they_state():
-    paras = findings.claims(*_tables(by_agreement_seed2=2.0))
-    text = "\n".join(paras)
-    # Claim 2 quotes the BLEU table's mean (3.3), the same number as claim 1, not a rounded copy in the summary
-    assert "its 2,000-pair student (3.3 BLEU)" in text and "llm 3.3" in text
-    # 4a: 3.5 % > 2 %, but the intervals [2.5, 5] and [1, 3] overlap: not shown
-    assert "Claim 4a: generated data have more errors (does not hold)" in text
-    # 4b: lower MTLD, larger vocabulary
-    assert "(in part: 1 of 1 generators by MTLD, 0 of 1 by vocabulary)" in text
-    # 5: significantly better in both seeds; the one significant test against real goes the mitigation's way
-    assert "1 of 1 significantly better than unmitigated in every test; 1 of those never significantly worse" in text
+def test_findings_decide_each_verdict_from_the_corrected_comparisons():
+    text = findings.markdown(findings.claims(*_tables()))
+    assert "**Claim 1: regurgitative training is worse than training on real data: holds.**" in text
+    # claim 2: real at 1,000 beats weak at 2,000, but not llm (undecided): not for every generator
+    assert "**Claim 2: a fraction of real data beats the largest regurgitative size: inconclusive.**" in text
+    assert "beaten by real data at 1,000 pairs (a fraction of 0.50)" in text
+    assert "**Claim 3: the loss appears for a low- and a high-performance generator: holds.**" in text
+    # 4a: one generator more, one undecided: inconclusive, not "holds"
+    assert "**Claim 4a: generated data have more errors: inconclusive.**" in text
+    assert "**Claim 4b: generated data are less diverse: holds.**" in text
+    assert "**Claim 5: mitigations help without closing the gap: holds.**" in text
+    assert "1 of 1 mitigations significantly better than their unmitigated generator, 1 of those" in text
+    assert "English versus selection: analysis" in text and "the selection effect" in text
 
 
-def test_a_mitigation_worse_than_its_generator_in_one_seed_does_not_count_as_helping():
-    text = "\n".join(findings.claims(*_tables(by_agreement_seed2=1.1)))  # seed 2: 1.1 < 1.2, "significant"
-    assert "0 of 1 significantly better than unmitigated in every test" in text
-    assert "significantly better than unmitigated in 1 of 2 tests" in text
+def test_a_student_group_that_did_not_learn_makes_its_claim_inconclusive():
+    text = findings.markdown(findings.claims(*_tables(real_2000_learned=False)))
+    assert "**Claim 1: regurgitative training is worse than training on real data: inconclusive.**" in text
+    assert "not learned: a group is not clearly above copying the source" in text
+
+
+@pytest.mark.parametrize("outcome, verdict", [("undecided", "inconclusive"), ("worse", "does not hold"),
+                                              ("equivalent", "does not hold")])
+def test_a_mitigation_that_does_not_significantly_help(outcome, verdict):
+    text = findings.markdown(findings.claims(*_tables(mitigation_vs_llm=outcome)))
+    assert f"**Claim 5: mitigations help without closing the gap: {verdict}.**" in text

@@ -4,6 +4,7 @@ real sacreBLEU scoring and real figures."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -199,12 +200,22 @@ def test_error_rates_diversity_and_significance_cover_every_condition(repo):
     diversity = pd.read_csv(repo / "results/diversity.csv")
     assert {(c, n) for c, n, _ in grid(repo)} == set(zip(diversity.condition, diversity.train_size))
     significance = pd.read_csv(repo / "results/significance.csv")
-    pairs = set(zip(significance.condition, significance.against, significance.train_size, significance.seed))
-    assert ("smollm2-135m", "real", 200, 1) in pairs and ("mix-ci", "teacher-low", 100, 2) in pairs
-    assert ("smollm2-135m-by-agreement", "smollm2-135m", 100, 1) in pairs
-    assert significance.p_value.between(0, 1).all()
+    pairs = set(zip(significance.family, significance.a, significance.a_size, significance.b, significance.b_size))
+    assert ("E1-generated", "real", 200, "smollm2-135m", 200) in pairs
+    assert ("E1-fraction", "real", 100, "teacher-low", 200) in pairs
+    assert ("mitigations", "mix-ci", 100, "teacher-low", 100) in pairs
+    assert ("mitigations", "real", 100, "smollm2-135m-by-agreement", 100) in pairs
+    assert ("E5-E7-split", "real-by-agreement-ci", 100, "smollm2-135m-by-agreement", 100) in pairs
+    assert significance.p_value.between(0, 1).all() and (significance.p_holm >= significance.p_value).all()
+    assert (significance.a_seeds == 2).all()   # one test per comparison, the seeds pooled
+    intervals = pd.read_csv(repo / "results/intervals.csv")
+    assert {(c, n) for c, n, _ in grid(repo)} == set(zip(intervals.condition, intervals.train_size))
     findings = (repo / "paper/tables/findings.tex").read_text()
     assert "Claim 1" in findings and "Claim 5" in findings
+    # ci-sized students do not learn: no claim about students may be decided on them (4a and 4b are about data)
+    verdicts = dict(re.findall(r"\\paragraph\{(Claim \w+):[^}]*\((holds|does not hold|inconclusive)\)", findings))
+    assert {"Claim 1", "Claim 2", "Claim 5"} <= set(verdicts)
+    assert all(v == "inconclusive" for c, v in verdicts.items() if not c.startswith("Claim 4")), verdicts
     assert "\\csname result@bleu/real/200\\endcsname" in (repo / "paper/tables/results.tex").read_text()
 
 

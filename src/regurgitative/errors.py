@@ -14,9 +14,12 @@ Indicators, per sentence (0 or 1), and whether they can fire on a human referenc
 | prompt_leftovers  | cleaning had to strip a prompt echo, a label or a few-shot continuation | no: human references were never prompts |
 | any               | any of the above except low_quality (so real and generated compare like with like) | yes |
 
-Rates come with percentile-bootstrap confidence intervals over sentences. Writes results/errors.csv (one row
-per condition and indicator; the only input of its figure and table) and data/errors/<condition>.jsonl (the
-indicators of every sentence, for inspection).
+Rates come with Wilson 95 % intervals (statsmodels; right at 0 and 1, where a percentile bootstrap collapses
+to [0, 0]). Each generator's rate is tested against real data's on the same German sentences with McNemar's
+exact test (paired: only sentences where the two disagree count), Holm-corrected over the generators for each
+indicator; `outcome` is more / fewer (than real, significant at significance.alpha after correction) or
+undecided. Writes results/errors.csv (one row per condition and indicator; the only input of its figure and
+table) and data/errors/<condition>.jsonl (the indicators of every sentence, for inspection).
 """
 from __future__ import annotations
 
@@ -26,8 +29,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sacrebleu.metrics import CHRF
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.proportion import proportion_confint
 
-from . import cleaning
+from . import cleaning, stats
 from .config import ERRORS_TABLE as TABLE
 from .config import PREPARED_DIR, generator_names, load_params, param
 from .generated import items_for
@@ -38,6 +43,8 @@ INDICATORS = ("low_quality", "empty", "untranslated", "copied_source", "wrong_la
               "repetition", "prompt_leftovers")
 NOT_ON_REAL = ("low_quality", "prompt_leftovers")  # undefined for a human reference (see the table above)
 ANY = "any"
+COLUMNS = ["condition", "indicator", "applies", "n", "rate", "ci_low", "ci_high", "p_vs_real", "p_holm_vs_real",
+           "outcome"]
 
 
 def indicators(english: str, german: str, reference: str | None, stripped: list[str], cfg: dict) -> dict:
@@ -62,25 +69,26 @@ def indicators(english: str, german: str, reference: str | None, stripped: list[
     return row
 
 
-def bootstrap_ci(values: np.ndarray, resamples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of `values` (resampling sentences with replacement)."""
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
-    return float(np.quantile(means, (1 - level) / 2)), float(np.quantile(means, (1 + level) / 2))
-
-
-def condition_rows(name: str, per_sentence: list[dict], cfg: dict) -> list[dict]:
+def condition_rows(name: str, per_sentence: list[dict]) -> list[dict]:
     rows = []
     for k in (*INDICATORS, ANY):
         values = [r[k] for r in per_sentence if r[k] is not None]
         if not values:
             rows.append({"condition": name, "indicator": k, "applies": False, "n": len(per_sentence)})
             continue
-        v = np.asarray(values, dtype=float)
-        low, high = bootstrap_ci(v, int(cfg["bootstrap"]), int(cfg["seed"]))
-        rows.append({"condition": name, "indicator": k, "applies": True, "n": len(v), "rate": v.mean(),
-                     "ci_low": low, "ci_high": high})
+        count, n = int(sum(values)), len(values)
+        low, high = proportion_confint(count, n, alpha=0.05, method="wilson")
+        rows.append({"condition": name, "indicator": k, "applies": True, "n": n, "rate": count / n,
+                     "ci_low": float(low), "ci_high": float(high)})
     return rows
+
+
+def against_real(real: list[dict], generated: list[dict], k: str) -> float:
+    """McNemar's exact test of one indicator, generated vs real English of the same German sentences."""
+    both = [(g[k], r[k]) for g, r in zip(generated, real) if g[k] is not None and r[k] is not None]
+    table = [[sum(g and r for g, r in both), sum(not g and r for g, r in both)],
+             [sum(g and not r for g, r in both), sum(not g and not r for g, r in both)]]
+    return float(mcnemar(table, exact=True).pvalue)
 
 
 def measure(params: dict) -> pd.DataFrame:
@@ -99,8 +107,18 @@ def measure(params: dict) -> pd.DataFrame:
         with (DETAILS / f"{name}.jsonl").open("w", encoding="utf-8") as f:
             for i, r in enumerate(per_sentence):
                 f.write(json.dumps({"index": i, **r}) + "\n")
-        rows += condition_rows(name, per_sentence, cfg)
-    return pd.DataFrame(rows, columns=["condition", "indicator", "applies", "n", "rate", "ci_low", "ci_high"])
+        rows += condition_rows(name, per_sentence)
+    table = pd.DataFrame(rows, columns=[*COLUMNS[:7]])
+    alpha = float(param(params, "significance.alpha"))
+    for k in (*INDICATORS, ANY):
+        tested = [g for g in per_condition if g != "real" and k not in NOT_ON_REAL]
+        p = {g: against_real(per_condition["real"], per_condition[g], k) for g in tested}
+        for g, adjusted in zip(tested, stats.holm(list(p.values()))):
+            at = (table.condition == g) & (table.indicator == k)
+            rate, real_rate = table.loc[at, "rate"].iloc[0], table.loc[(table.condition == "real") & (table.indicator == k), "rate"].iloc[0]
+            table.loc[at, ["p_vs_real", "p_holm_vs_real"]] = p[g], adjusted
+            table.loc[at, "outcome"] = ("undecided" if adjusted >= alpha else "more" if rate > real_rate else "fewer")
+    return table.reindex(columns=COLUMNS)
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """Stage `figures` (and `make figures`): paper/figures/ and paper/tables/ drawn from the results tables alone
-(results/bleu.csv, generators.csv, errors.csv, diversity.csv, significance.csv, summary.json, quality.json), so it works without retraining and from pulled
+(results/bleu.csv, generators.csv, errors.csv, diversity.csv, significance.csv, intervals.csv,
+quality.json), so it works without retraining and from pulled
 artefacts. One figure and one table per experiment: E1 bleu_vs_train_size, E2 generator_quality (table), E3
 errors, E4 diversity, E5-E8 mitigations."""
 from __future__ import annotations
@@ -17,8 +18,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from . import findings  # noqa: E402
-from .config import (DIVERSITY_TABLE, ERRORS_TABLE, FIGURES_DIR, GENERATORS_TABLE, QUALITY_SUMMARY,  # noqa: E402
-                     SIGNIFICANCE_TABLE, SUMMARY, TABLES_DIR)
+from .config import (DIVERSITY_TABLE, ERRORS_TABLE, FIGURES_DIR, GENERATORS_TABLE, INTERVALS_TABLE,  # noqa: E402
+                     QUALITY_SUMMARY, SIGNIFICANCE_TABLE, TABLES_DIR)
 from .config import BLEU_TABLE as TABLE  # noqa: E402
 
 
@@ -93,10 +94,10 @@ def error_rates(errors: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
         r = rows[rows.condition == condition].set_index("indicator").reindex(indicators)
         y = [i + (k - (len(conditions) - 1) / 2) * width for i in range(len(indicators))]
         ax.barh(y, r.rate, height=width, color=color, label=condition,
-                xerr=[r.rate - r.ci_low, r.ci_high - r.rate], error_kw={"lw": 0.8, "capsize": 1.5})
+                xerr=[(r.rate - r.ci_low).clip(lower=0), (r.ci_high - r.rate).clip(lower=0)], error_kw={"lw": 0.8, "capsize": 1.5})
     ax.set_yticks(range(len(indicators)), [i.replace("_", " ") for i in indicators])
     ax.invert_yaxis()
-    ax.set(xlabel="sentences of the training pool (%), 95 % bootstrap interval", ylabel="")
+    ax.set(xlabel="sentences of the training pool (%), 95 % Wilson interval", ylabel="")
     ax.set_title("E3: error indicators of the English students train on", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     table = errors.assign(cell=[f"{100 * r.rate:.1f} [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]" if r.applies
@@ -161,20 +162,14 @@ def mitigations(table: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
 
 
 def significance(sig: pd.DataFrame, out: Path) -> list[Path]:
-    """Paired bootstrap (sacreBLEU) per comparison, summarised over seeds: the mean BLEU difference and in how
-    many seeds it is significant at p < 0.05."""
-    if sig.empty:
-        return write_table(pd.DataFrame(columns=["condition", "train_size", "against"]), out)
-    table = (sig.assign(diff=sig.bleu - sig.against_bleu)
-             .groupby(["condition", "train_size", "against"], sort=False)
-             .agg(bleu=("bleu", "mean"), against_bleu=("against_bleu", "mean"), diff=("diff", "mean"),
-                  significant=("significant", "sum"), seeds=("seed", "count"), max_p=("p_value", "max"))
-             .reset_index())
-    table["p < 0.05 (seeds)"] = [f"{int(s)}/{n}" for s, n in zip(table.significant, table.seeds)]
-    table = table.drop(columns=["significant", "seeds"]).rename(columns={
-        "train_size": "pairs", "bleu": "BLEU", "against_bleu": "BLEU (against)", "diff": "difference",
-        "max_p": "largest p"})
-    return write_table(table, out, digits=3)
+    """Every comparison the claims rest on (significance.py): seed-pooled BLEU difference a - b with its 95 %
+    interval, the p-value before and after Holm's correction within the family, and the outcome."""
+    table = pd.DataFrame({
+        "family": sig.family, "a": [f"{a} ({int(n):,})" for a, n in zip(sig.a, sig.a_size)],
+        "b": [f"{b} ({int(n):,})" for b, n in zip(sig.b, sig.b_size)],
+        "a - b": [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in zip(sig.difference, sig.ci_low, sig.ci_high)],
+        "p": sig.p_value.round(4), "p (Holm)": sig.p_holm.round(4), "outcome": sig.outcome})
+    return write_table(table, out, digits=4)
 
 
 def main() -> None:
@@ -191,8 +186,8 @@ def main() -> None:
     a.tables_dir.mkdir(parents=True, exist_ok=True)
     # Each experiment is drawn from its own table; one that is missing (artefacts pulled in part, or results of
     # a run made before that experiment existed) is named and skipped, and the others are still drawn.
-    missing = [p for p in (a.table, a.generators, a.errors, a.diversity, a.significance, SUMMARY, QUALITY_SUMMARY)
-               if not p.exists()]
+    missing = [p for p in (a.table, a.generators, a.errors, a.diversity, a.significance, INTERVALS_TABLE,
+                           QUALITY_SUMMARY) if not p.exists()]
     for p in missing:
         print(f"{p}: not found, its figures and tables are skipped (`dvc repro` or `make pull` makes it)",
               file=sys.stderr)
@@ -210,8 +205,8 @@ def main() -> None:
         paths += significance(pd.read_csv(a.significance), a.tables_dir / "significance")
     if not missing:
         paths += findings.write(table, pd.read_csv(a.generators), pd.read_csv(a.errors), pd.read_csv(a.diversity),
-                                json.loads(SUMMARY.read_text()), json.loads(QUALITY_SUMMARY.read_text()),
-                                pd.read_csv(a.significance), a.tables_dir)
+                                json.loads(QUALITY_SUMMARY.read_text()), pd.read_csv(a.significance),
+                                pd.read_csv(INTERVALS_TABLE), a.tables_dir)
     for p in paths:
         print(p)
 

@@ -1,29 +1,65 @@
 """The write-up's numbers and findings, computed from the results tables (part of the `figures` stage): nothing
-in paper/main.tex is typed by hand.
+in paper/main.tex is typed by hand, and no verdict is decided here on a point estimate.
 
 - paper/tables/results.tex: `\\result{key}` for every number the text may quote (e.g. `\\result{bleu/real/2000}`,
   `\\result{err/gemma3-270m/any}`); an unknown key prints `??` instead of failing the build.
-- paper/tables/findings.tex: one paragraph per claim of the study, its numbers filled in and its verdict
-  (holds / does not hold here) decided by the same comparison the paragraph states.
+- paper/tables/findings.tex (and findings.md for the README): one paragraph per claim of the study. Each names
+  its family of comparisons, what differs between the compared students, the seed-pooled differences with their
+  95 % intervals and Holm-corrected p-values (results/significance.csv, errors.csv, diversity.csv), and a verdict:
+  - holds: every comparison of the claim goes the claimed way, significantly after correction;
+  - does not hold: at least one goes significantly the other way, or is equivalent (its interval within
+    +-significance.equivalence_margin BLEU) where the claim says there is a difference;
+  - inconclusive: anything else, in particular when a compared group did not learn (its interval's lower end
+    not above significance.learned_factor x the copy-source BLEU) or the test has too little power to tell.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 
+from .stats import BETTER, EQUIVALENT, NOT_LEARNED, UNDECIDED, WORSE
 
-def _mean(students: pd.DataFrame) -> pd.Series:
-    return students.groupby(["condition", "train_size"]).bleu.mean()
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+
+
+def verdict(outcomes: list[str]) -> str:
+    """Comparisons whose claimed direction is 'a better than b'."""
+    if not outcomes:
+        return INCONCLUSIVE
+    if all(o == BETTER for o in outcomes):
+        return HOLDS
+    if any(o in (WORSE, EQUIVALENT) for o in outcomes):
+        return FAILS
+    return INCONCLUSIVE
+
+
+def combine(verdicts: list[str]) -> str:
+    if verdicts and all(v == HOLDS for v in verdicts):
+        return HOLDS
+    if any(v == FAILS for v in verdicts):
+        return FAILS
+    return INCONCLUSIVE
+
+
+def describe_row(r: pd.Series, a: str | None = None, b: str | None = None) -> str:
+    """'real (2,000) 6.2 vs gemma3-270m (2,000) 3.4: +2.9 [1.6, 4.2], p_Holm 0.004, better'"""
+    why = {NOT_LEARNED: "not learned: a group is not clearly above copying the source",
+           UNDECIDED: "undecided", EQUIVALENT: "equivalent", BETTER: "significant", WORSE: "significant, reversed"}
+    return (f"{a or r.a} ({int(r.a_size):,}) {r.a_bleu:.1f} vs {b or r.b} ({int(r.b_size):,}) {r.b_bleu:.1f}: "
+            f"{r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}], $p_{{Holm}}$ {r.p_holm:.3f}, {why[r.outcome]}")
 
 
 def numbers(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
-            quality: dict) -> dict[str, str]:
+            quality: dict, intervals: pd.DataFrame) -> dict[str, str]:
     out: dict[str, str] = {}
     students = bleu[bleu.kind == "student"]
     for (condition, size), g in students.groupby(["condition", "train_size"]):
         out[f"bleu/{condition}/{int(size)}"] = f"{g.bleu.mean():.1f}"
         out[f"seeds/{condition}/{int(size)}"] = str(len(g))
+    for _, i in intervals.iterrows():
+        out[f"ci/{i.condition}/{int(i.train_size)}"] = f"[{i.ci_low:.1f}, {i.ci_high:.1f}]"
     for _, b in bleu[bleu.kind == "baseline"].iterrows():
         out[f"baseline/{b.condition}"] = f"{b.bleu:.1f}"
     for _, g in generators.iterrows():
@@ -41,122 +77,153 @@ def numbers(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, 
     return out
 
 
-def compare(tests: pd.DataFrame, better: bool) -> tuple[int, int]:
-    """Of paired bootstrap tests (rows of results/significance.csv), how many are significant in one direction (the
-    condition better than `against`, or worse), and how many there are."""
-    direction = tests.bleu > tests.against_bleu if better else tests.bleu < tests.against_bleu
-    return int((tests.significant.astype(bool) & direction).sum()), len(tests)
+def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
+           significance: pd.DataFrame, intervals: pd.DataFrame, copy_source: float) -> list[tuple[str, str, str]]:
+    """(title, verdict, text) for each claim of the study."""
+    sig = significance
+    e1 = sig[sig.family == "E1-generated"]
+    generators = list(dict.fromkeys(e1.b))
+    out = []
+    floor = float(intervals.floor.iloc[0]) if len(intervals) else float("nan")
+    learned = intervals[intervals.learned.astype(bool)]
+    out.append(("Students learn", HOLDS if len(learned) == len(intervals) else INCONCLUSIVE,
+                f"Copying the German source scores {copy_source:.1f} BLEU; a group of students (one condition at one "
+                f"size, its seeds pooled) counts as learned when the lower end of its 95\\% interval exceeds "
+                f"{floor:.1f} BLEU. {len(learned)} of {len(intervals)} groups did"
+                + ("" if len(learned) == len(intervals) else ": "
+                   + ", ".join(f"{r.condition} ({int(r.train_size):,}) {r.bleu:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]"
+                               for r in intervals[~intervals.learned.astype(bool)].itertuples())
+                   + ". Comparisons with these groups decide nothing") + "."))
 
+    per_generator = {g: verdict(list(e1[e1.b == g].outcome)) for g in generators}
+    out.append(("Claim 1: regurgitative training is worse than training on real data", combine(list(per_generator.values())),
+                "Family E1-generated (Holm over every generator and size): real vs each generator's English for the "
+                "same German sentences at the same size. "
+                + "; ".join(describe_row(r) for r in e1.itertuples()) + "."))
 
-def claims(bleu: pd.DataFrame, generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
-           summary: dict, significance: pd.DataFrame) -> list[str]:
-    """Each claim of the study as a paragraph: what was compared, the numbers, and whether it holds here."""
-    students = bleu[bleu.kind == "student"]
-    e1 = students[students.experiment == "E1"]
-    means = _mean(e1)
-    largest = int(e1.train_size.max())
-    generators = [c for c in e1.condition.unique() if c != "real"]
-    real = means[("real", largest)]
-    paras = []
-
-    worse = [g for g in generators if means[(g, largest)] < real]
-    paras.append(
-        f"\\paragraph{{Claim 1: regurgitative training is worse ({'holds' if len(worse) == len(generators) else 'does not hold for every generator'}).}} "
-        f"At {largest:,} training pairs, real data reaches {real:.1f} BLEU; "
-        + "; ".join(f"{g} {means[(g, largest)]:.1f}" for g in generators) + ".")
-
-    frac = summary.get("fraction_of_real", {})
-    beaten = [g for g, f in frac.items() if f["fraction"] is not None and f["fraction"] < 1]
-    paras.append(
-        f"\\paragraph{{Claim 2: a fraction of real data beats more generated data ({'holds for ' + ', '.join(beaten) if beaten else 'not shown at these sizes'}).}} "
-        + "; ".join(f"{g}: its {f['largest_size']:,}-pair student ({means[(g, f['largest_size'])]:.1f} BLEU) is beaten by real data at "
-                    + (f"{f['smallest_real_size_that_beats_it']:,} pairs (a fraction of {f['fraction']:.2f})"
-                       if f["fraction"] is not None else "no size of the grid")
-                    for g, f in frac.items()) + ".")
+    frac = sig[sig.family == "E1-fraction"]
+    per_g = []
+    texts = []
+    for g in generators:
+        rows = frac[frac.b == g]
+        if rows.empty:
+            continue
+        beats = rows[rows.outcome == BETTER]
+        v = (HOLDS if len(beats) else FAILS if rows.outcome.isin([WORSE, EQUIVALENT]).all() else INCONCLUSIVE)
+        per_g.append(v)
+        texts.append(f"{g} at {int(rows.b_size.iloc[0]):,} pairs: "
+                     + (f"beaten by real data at {int(beats.a_size.min()):,} pairs (a fraction of "
+                        f"{beats.a_size.min() / rows.b_size.iloc[0]:.2f})" if len(beats) else "no smaller real size beats it")
+                     + " (" + "; ".join(describe_row(r) for r in rows.itertuples()) + ")")
+    out.append(("Claim 2: a fraction of real data beats the largest regurgitative size", combine(per_g),
+                "Family E1-fraction (Holm): real data at each smaller size vs each generator at its largest size; "
+                "what differs is the English and the number of pairs. " + "; ".join(texts) + "."
+                if texts else "Not tested: the grid has a single E1 size."))
 
     quality = generator_table.set_index("generator").test_bleu
     ranked = sorted((g for g in generators if g in quality.index), key=lambda g: quality[g])
     if len(ranked) >= 2:
-        low, high = ranked[0], ranked[-1]
-        both = all(means[(g, largest)] < real for g in (low, high))
-        paras.append(
-            f"\\paragraph{{Claim 3: the loss appears for a low- and a high-performance generator ({'holds' if both else 'does not hold'}).}} "
-            f"The weakest generator, {low} ({quality[low]:.1f} BLEU on the test set itself), gives students of "
-            f"{means[(low, largest)]:.1f} BLEU; the strongest, {high} ({quality[high]:.1f}), {means[(high, largest)]:.1f}; "
-            f"real data {real:.1f} (at {largest:,} pairs).")
+        largest = int(e1.a_size.max())
+        rows = e1[(e1.a_size == largest) & e1.b.isin([ranked[0], ranked[-1]])]
+        out.append(("Claim 3: the loss appears for a low- and a high-performance generator", verdict(list(rows.outcome)),
+                    f"From claim 1's family, at {largest:,} pairs: the weakest generator, {ranked[0]} "
+                    f"({quality[ranked[0]]:.1f} BLEU on the test set itself), and the strongest, {ranked[-1]} "
+                    f"({quality[ranked[-1]]:.1f}). " + "; ".join(describe_row(r) for r in rows.itertuples()) + "."))
 
-    indicators = errors.set_index(["condition", "indicator"])
+    anyerr = errors[(errors.indicator == "any") & (errors.condition != "real")]
+    real_any = errors[(errors.indicator == "any") & (errors.condition == "real")].iloc[0]
+    v4a = [HOLDS if o == "more" else FAILS if o == "fewer" else INCONCLUSIVE for o in anyerr.outcome]
+    out.append(("Claim 4a: generated data have more errors", combine(v4a),
+                "Share of training sentences with at least one error indicator (low reference chrF aside, so real and "
+                "generated English compare like with like), Wilson 95\\% intervals; each generator against real data "
+                "on the same German sentences by McNemar's exact test, Holm over the generators. "
+                f"Real {100 * real_any.rate:.1f}\\% [{100 * real_any.ci_low:.1f}, {100 * real_any.ci_high:.1f}]; "
+                + "; ".join(f"{r.condition} {100 * r.rate:.1f}\\% [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}], "
+                            f"$p_{{Holm}}$ {r.p_holm_vs_real:.3g}, {r.outcome}" for r in anyerr.itertuples()) + "."))
 
-    def rate(c: str, k: str, column: str = "rate") -> float:
-        if (c, k) not in indicators.index or not bool(indicators.loc[(c, k), "applies"]):
-            return float("nan")
-        return float(indicators.loc[(c, k), column])
+    tested = diversity[diversity.mtld_ci_low.notna()] if "mtld_ci_low" in diversity else diversity.iloc[0:0]
+    if len(tested):
+        real = tested[tested.condition == "real"].iloc[0]
+        gen = tested[tested.condition != "real"]
+        v4b = [HOLDS if o == "lower" else FAILS if o == "higher" else INCONCLUSIVE
+               for o in [*gen.mtld_outcome, *gen.vocabulary_outcome]]
+        out.append(("Claim 4b: generated data are less diverse", combine(v4b),
+                    f"The {int(real.train_size):,}-sentence training English of real data and of each generator (same "
+                    f"German sentences). MTLD with 95\\% paired-bootstrap intervals: real {real.mtld:.0f} "
+                    f"[{real.mtld_ci_low:.0f}, {real.mtld_ci_high:.0f}]; "
+                    + "; ".join(f"{r.condition} {r.mtld:.0f} [{r.mtld_ci_low:.0f}, {r.mtld_ci_high:.0f}], difference "
+                                f"[{r.mtld_diff_ci_low:+.0f}, {r.mtld_diff_ci_high:+.0f}], $p_{{Holm}}$ {r.mtld_p_holm:.3g}, "
+                                f"{r.mtld_outcome}" for r in gen.itertuples())
+                    + f". Vocabulary on equal token samples (paired permutation test): real {real.vocabulary:.0f}; "
+                    + "; ".join(f"{r.condition} {r.vocabulary:.0f}, $p_{{Holm}}$ {r.vocabulary_p_holm:.3g}, "
+                                f"{r.vocabulary_outcome}" for r in gen.itertuples()) + "."))
 
-    def interval(c: str) -> tuple[float, float]:
-        return rate(c, "any", "ci_low"), rate(c, "any", "ci_high")
+    mit = sig[sig.family == "mitigations"]
+    if len(mit):
+        lines, helped, closed, decided_no = [], [], [], []
+        for (m, n), rows in mit.groupby([mit.apply(lambda r: r.b if r.a == "real" else r.a, axis=1), "a_size"], sort=False):
+            helps = rows[rows.a == m]
+            gap = rows[rows.a == "real"]
+            h = verdict(list(helps.outcome))
+            if h == HOLDS:
+                helped.append(m)
+                if not gap.empty and gap.outcome.iloc[0] in (EQUIVALENT, WORSE):
+                    closed.append(m)
+            elif h == FAILS:
+                decided_no.append(m)
+            lines.append(f"{m} ({int(n):,} pairs): " + "; ".join(describe_row(r) for r in rows.itertuples()))
+        names = list(dict.fromkeys(mit.apply(lambda r: r.b if r.a == "real" else r.a, axis=1)))
+        gap_remains = [m for m in helped if m not in closed and
+                       (mit[(mit.a == "real") & (mit.b == m)].outcome == BETTER).all()]
+        v5 = (HOLDS if helped and len(gap_remains) == len(helped)
+              else FAILS if closed or len(decided_no) == len(names) else INCONCLUSIVE)
+        out.append(("Claim 5: mitigations help without closing the gap", v5,
+                    f"Family mitigations (Holm over all its comparisons; the oracle ordering, the real-English controls "
+                    f"and the shares are not mitigations and are not counted): {len(helped)} of {len(names)} "
+                    f"mitigations significantly better than their unmitigated generator, {len(gap_remains)} of those "
+                    f"still significantly worse than real data, {len(closed)} closing the gap. " + ". ".join(lines) + "."))
 
-    # More errors: the generator's 95 % bootstrap interval lies wholly above real data's.
-    more_errors = [g for g in generators if interval(g)[0] > interval("real")[1]]
-    paras.append(
-        f"\\paragraph{{Claim 4a: generated data have more errors ({'holds for ' + str(len(more_errors)) + ' of ' + str(len(generators)) + ' generators' if more_errors else 'does not hold'}).}} "
-        f"Share of training sentences with at least one error indicator (low reference chrF aside), with 95\\% "
-        f"bootstrap intervals: real {100 * rate('real', 'any'):.1f}\\% [{100 * interval('real')[0]:.1f}, "
-        f"{100 * interval('real')[1]:.1f}]; "
-        + "; ".join(f"{g} {100 * rate(g, 'any'):.1f}\\% [{100 * interval(g)[0]:.1f}, {100 * interval(g)[1]:.1f}]"
-                    for g in generators)
-        + ". Low quality against the human reference (sentence chrF below the threshold): "
-        + "; ".join(f"{g} {100 * rate(g, 'low_quality'):.1f}\\%" for g in generators) + ".")
+    split = sig[sig.family == "E5-E7-split"]
+    if len(split):
+        texts = []
+        for (control, n), rows in split.groupby(["a", "a_size"], sort=False):
+            english, selection = rows[rows.b != "real"], rows[rows.b == "real"]
+            for r in english.itertuples():
+                texts.append(f"{r.b}: the English effect (the same sentences, human English vs the generator's) "
+                             + describe_row(r, a=control))
+            for r in selection.itertuples():
+                texts.append(f"the selection effect (human English; those sentences vs the first {int(n):,}) "
+                             + describe_row(r, a=control))
+        out.append(("Ordered conditions: English versus selection", "analysis",
+                    "An ordered condition trains on the n best of the translated pool, real and the generators on the "
+                    "first n, so its gain mixes better English with different sentences. Its control has the same "
+                    "sentences in the same order with their human English (family E5-E7-split, Holm). "
+                    + "; ".join(texts) + "."))
+    return out
 
-    size = diversity.groupby("train_size").condition.nunique().idxmax()
-    d = diversity[diversity.train_size == size].set_index("condition")
-    shown = [g for g in generators if g in d.index]
-    by_mtld = [g for g in shown if d.loc[g, "mtld"] < d.loc["real", "mtld"]]
-    by_vocabulary = [g for g in shown if d.loc[g, "vocabulary"] < d.loc["real", "vocabulary"]]
-    verdict = ("holds" if len(by_mtld) == len(by_vocabulary) == len(shown)
-               else "does not hold" if not by_mtld and not by_vocabulary else "in part")
-    paras.append(
-        f"\\paragraph{{Claim 4b: generated data are less diverse ({verdict}: {len(by_mtld)} of {len(shown)} generators by "
-        f"MTLD, {len(by_vocabulary)} of {len(shown)} by vocabulary).}} "
-        f"MTLD of the {int(size):,}-sentence training English: real {d.loc['real', 'mtld']:.0f}; "
-        + "; ".join(f"{g} {d.loc[g, 'mtld']:.0f}" for g in shown)
-        + f". Vocabulary on equal token samples: real {d.loc['real', 'vocabulary']:.0f}; "
-        + "; ".join(f"{g} {d.loc[g, 'vocabulary']:.0f}" for g in shown) + ".")
 
-    mitigations = summary.get("mitigations", {})
-    if mitigations:
-        lines, helped, closed = [], set(), set()
-        for condition, by_size in mitigations.items():
-            for n, m in by_size.items():
-                tests = significance[(significance.condition == condition) & (significance.train_size == int(n))]
-                better = compare(tests[tests.against != "real"], better=True)
-                worse = compare(tests[tests.against == "real"], better=False)
-                gap = "" if m["gap_closed"] is None else f", {100 * m['gap_closed']:.0f}\\% of the gap closed"
-                lines.append(f"{condition} ({m['experiment']}, {int(n):,} pairs): {m['bleu_mean']:.1f} BLEU against "
-                             f"{m['unmitigated_bleu']:.1f} unmitigated and {m['real_bleu']:.1f} real{gap}; "
-                             f"significantly better than unmitigated in {better[0]} of {better[1]} tests, "
-                             f"significantly worse than real in {worse[0]} of {worse[1]}")
-                if better[1] and better[0] == better[1]:
-                    helped.add(condition)
-                    if worse[1] and worse[0] == 0:
-                        closed.add(condition)
-        paras.append(
-            f"\\paragraph{{Claim 5: mitigations help without closing the gap ({len(helped)} of {len(mitigations)} "
-            f"significantly better than unmitigated in every test; {len(closed)} of those never significantly worse "
-            f"than real data).}} "
-            + "; ".join(lines) + ". Tests: sacreBLEU's paired bootstrap, $p < 0.05$, one per seed and unmitigated "
-            "generator (a mix has one per generator it mixes).")
-    return paras
+def latex(paragraphs: list[tuple[str, str, str]]) -> str:
+    return "\n\n".join(f"\\paragraph{{{t} ({v}).}} {x}" for t, v, x in paragraphs) + "\n"
+
+
+def markdown(paragraphs: list[tuple[str, str, str]]) -> str:
+    def md(text: str) -> str:
+        text = re.sub(r"\$p_\{Holm\}\$", "p_Holm", text)
+        return text.replace("\\%", "%")
+    return "".join(f"- **{t}: {v}.** {md(x)}\n" for t, v, x in paragraphs)
 
 
 def write(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
-          summary: dict, quality: dict, significance: pd.DataFrame, tables_dir: Path) -> list[Path]:
+          quality: dict, significance: pd.DataFrame, intervals: pd.DataFrame, tables_dir: Path) -> list[Path]:
     macros = tables_dir / "results.tex"
     body = "".join(f"\\expandafter\\def\\csname result@{k}\\endcsname{{{v}}}\n"
-                   for k, v in numbers(bleu, generators, errors, diversity, quality).items())
+                   for k, v in numbers(bleu, generators, errors, diversity, quality, intervals).items())
     macros.write_text("% Generated by the figures stage from results/: do not edit.\n"
                       "\\newcommand{\\result}[1]{\\ifcsname result@#1\\endcsname\\csname result@#1\\endcsname"
                       "\\else??\\fi}\n" + body, encoding="utf-8")
-    findings = tables_dir / "findings.tex"
-    findings.write_text("% Generated by the figures stage from results/: do not edit.\n"
-                        + "\n\n".join(claims(bleu, generators, errors, diversity, summary, significance)) + "\n", encoding="utf-8")
-    return [macros, findings]
+    copy_source = float(bleu[(bleu.kind == "baseline") & (bleu.condition == "copy_source")].bleu.iloc[0])
+    paragraphs = claims(generators, errors, diversity, significance, intervals, copy_source)
+    tex, md = tables_dir / "findings.tex", tables_dir / "findings.md"
+    tex.write_text("% Generated by the figures stage from results/: do not edit.\n" + latex(paragraphs), encoding="utf-8")
+    md.write_text(markdown(paragraphs), encoding="utf-8")
+    return [macros, tex, md]

@@ -4,8 +4,10 @@ whose training set of size n is its first n lines; what differs is which English
 order the lines come. The recipe is `mitigations.<condition>` in params.yaml:
 
 - `order` (E5 quality-ordered, E7 detector-ordered): the generator's condition sorted by a per-sentence score,
-  best first (`score`: a column of data/quality/<generator>.csv), so that size n trains on the n best.
-  The unordered generator condition is the random-order control: its pool is the real pool's shuffle.
+  best first (`score`: a column of data/quality/<generator>.csv), so that size n trains on the n best German
+  sentences of generate.pool_size with the generator's English. With `english: real` the same sentences in the
+  same order carry their human English: the control that separates the effect of the English (mitigation vs
+  control) from the effect of choosing those sentences (control vs `real`, whose size n is the first n).
 - `mix` (E6): every German sentence gets the English of one of k `generators`, in equal shares in every
   prefix of k lines (a seeded permutation of the generators per block of k), so size n has n/k of each.
 - `share` (E8): real English with a `share` of the lines replaced by the generator's, spread evenly over the
@@ -98,7 +100,10 @@ def build(name: str, params: dict) -> dict:
         # The condition's own sentences: under generate.flagged: drop, its flagged ones are left out here too.
         _, left_out = kept_pairs(items, flagged)
         dropped = {it["index"] for it in left_out}
-        lines = [(items[i]["de"], items[i]["text"], i, generator) for i in order if i not in dropped]
+        if cfg.get("english", "generated") == "real":   # the control: the same sentences, their human English
+            lines = [(items[i]["de"], real_en[i], i, "real") for i in order if i not in dropped]
+        else:
+            lines = [(items[i]["de"], items[i]["text"], i, generator) for i in order if i not in dropped]
     elif method == "mix":
         generators = list(param(params, f"mitigations.{name}.generators"))
         english = {g: complete_translation(g, flagged, real_de) for g in generators}
