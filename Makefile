@@ -73,6 +73,7 @@ repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile
 	$(if $(PROFILE),$(BIN)/python -m regurgitative.profile $(PROFILE))
 	$(BIN)/python -m regurgitative.config
 	$(BIN)/dvc repro
+	$(BIN)/python -m regurgitative.figures --readme README.md
 
 # The SSH-remote tests start Debian's sshd; installed only when missing (apt-get needs root, as on CI).
 SSHD := /usr/sbin/sshd
@@ -87,8 +88,9 @@ test: $(STAMP) $(SSHD) ## run all tests, including the end-to-end ci profile thr
 test-fast: $(STAMP) ## run the tests without the end-to-end one
 	$(BIN)/python -m pytest -m "not e2e"
 
-figures: $(STAMP) ## redraw every figure and table of paper/ from the results tables (no training)
+figures: $(STAMP) ## redraw every figure and table of paper/ from the results tables (no training); README's results
 	$(BIN)/python -m regurgitative.figures
+	$(BIN)/python -m regurgitative.figures --readme README.md
 
 paper: ## build paper/main.pdf from the generated figures and tables (needs pdflatex; `make figures` first)
 	@command -v pdflatex >/dev/null || { echo "pdflatex not found: apt-get install texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern (figures and tables are in paper/ already)"; exit 1; }

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from regurgitative import detector, diversity, errors, findings, mitigate
-from regurgitative.config import control_of, describe
+from regurgitative.conditions import control_of, describe
 
 CFG = {"low_chrf": 30, "copied_chrf": 60, "length_ratio": [0.5, 2.0]}
 DE = "Klicken Sie auf die Schaltfläche, um das Dokument zu speichern."

@@ -8,7 +8,8 @@ import json
 import pandas as pd
 
 from .cleaning import FLAGS
-from .config import (BASELINES, GENERATORS_TABLE, RESULTS_DIR, SUMMARY, describe, generator_names, grid_runs, load_params,
+from .conditions import describe
+from .config import (BASELINES, GENERATORS_TABLE, RESULTS_DIR, SUMMARY, generator_names, grid_runs, load_params,
                      run_metrics)
 from .config import BLEU_TABLE as TABLE
 

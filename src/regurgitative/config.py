@@ -35,8 +35,7 @@ SUMMARY = RESULTS_DIR / "summary.json"             # aggregate: means over seeds
 ERRORS_TABLE = RESULTS_DIR / "errors.csv"          # errors (E3)
 DIVERSITY_TABLE = RESULTS_DIR / "diversity.csv"    # diversity (E4)
 QUALITY_SUMMARY = RESULTS_DIR / "quality.json"     # quality (E5 scores, E7 detector)
-SIGNIFICANCE_TABLE = RESULTS_DIR / "significance.csv"  # significance: every claim's comparisons, corrected
-INTERVALS_TABLE = RESULTS_DIR / "intervals.csv"        # significance: each group's BLEU interval, learned or not
+SIGNIFICANCE_TABLE = RESULTS_DIR / "significance.csv"  # significance: paired bootstrap between runs
 FIGURES_DIR = Path("paper/figures")
 TABLES_DIR = Path("paper/tables")
 
@@ -208,9 +207,6 @@ def check_grid(params: dict[str, Any], path: Path | str = PARAMS) -> None:
         if method == "order" and recipe.get("score") not in ORDER_SCORES:
             problems.append(f"mitigations.{m}.score is {recipe.get('score')!r}; it must be one of "
                             f"{', '.join(ORDER_SCORES)}")
-        if method == "order" and recipe.get("english", "generated") not in ("generated", "real"):
-            problems.append(f"mitigations.{m}.english is {recipe['english']!r}; it must be generated (the default) "
-                            f"or real (a control: the human English in the same order)")
         if method == "share" and not 0 <= float(recipe.get("share", 0)) <= 1:
             problems.append(f"mitigations.{m}.share is {recipe['share']}; it must lie between 0 and 1")
     pool = (params.get("generate") or {}).get("pool_size")
@@ -283,43 +279,19 @@ def generated_items(generator: str, split: str | None = None) -> list[dict]:
 def describe(params: dict, condition: str) -> dict:
     """What a condition is, in the study's terms: its experiment (E1: real and the generators; E5: ordered by a
     quality score; E6: a mix of generators; E7: ordered by the detector; E8: a share of generated data), the
-    generator(s) its English comes from (or whose scores order it), the score that orders it, its share of
-    generated English, and its role in the claims:
-    - `real`, `regurgitative` (E1);
-    - `mitigation`: what a practitioner could do without human references (E5 reference-free scores, E6, E7);
-    - `analysis`: E5 ordered by the oracle (the human reference): an upper bound, not a mitigation;
-    - `control`: an ordering with the human English (`english: real`): the same sentences as the mitigation
-      ordered the same way, so mitigation vs control is the effect of the English alone and control vs real the
-      effect of choosing those sentences;
-    - `share` (E8)."""
+    generator(s) its English comes from, the score that orders it, and its share of generated English."""
     if condition not in (params["grid"].get("mitigations") or []):
-        return {"experiment": "E1", "generator": None if condition == "real" else condition, "score": None,
-                "generated_share": 0.0 if condition == "real" else 1.0,
-                "role": "real" if condition == "real" else "regurgitative"}
+        return {"experiment": "E1", "generator": None if condition == "real" else condition,
+                "score": None, "generated_share": 0.0 if condition == "real" else 1.0}
     recipe = params["mitigations"][condition]
     if recipe["method"] == "order":
-        control = recipe.get("english", "generated") == "real"
         return {"experiment": "E7" if recipe["score"] == "detector" else "E5", "generator": recipe["generator"],
-                "score": recipe["score"], "generated_share": 0.0 if control else 1.0,
-                "role": "control" if control else "analysis" if recipe["score"] == "oracle" else "mitigation"}
+                "score": recipe["score"], "generated_share": 1.0}
     if recipe["method"] == "mix":
         return {"experiment": "E6", "generator": "+".join(recipe["generators"]), "score": None,
-                "generated_share": 1.0, "role": "mitigation"}
+                "generated_share": 1.0}
     return {"experiment": "E8", "generator": recipe["generator"], "score": None,
-            "generated_share": float(recipe["share"]), "role": "share"}
-
-
-def control_of(params: dict, condition: str) -> str | None:
-    """The grid's control for an ordered condition: the same generator's scores, the same score, human English."""
-    recipe = params["mitigations"].get(condition) or {}
-    if recipe.get("method") != "order" or recipe.get("english", "generated") == "real":
-        return None
-    for m in params["grid"].get("mitigations") or []:
-        r = params["mitigations"][m]
-        if (r.get("method") == "order" and r.get("english") == "real" and r.get("generator") == recipe["generator"]
-                and r.get("score") == recipe["score"]):
-            return m
-    return None
+            "generated_share": float(recipe["share"])}
 
 
 def run_name(condition: str, train_size: int, seed: int) -> str:

@@ -35,7 +35,8 @@ from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
 from . import stats
 from .config import DIVERSITY_TABLE as TABLE
-from .config import condition_pool, describe, grid_sizes, load_params, param
+from .conditions import describe
+from .config import condition_pool, grid_sizes, load_params, param
 from .scoring import read_lines
 
 _WORDLIKE = re.compile(r"\w")

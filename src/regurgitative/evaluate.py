@@ -17,10 +17,9 @@ from .train import fairseq_flags, resolve_device
 _HYPOTHESIS = re.compile(r"^H-(\d+)\t[^\t]*\t(.*)$")
 
 
-def generate_command(checkpoint: Path, cfg: dict, device: str, subset: str = "test") -> list[str]:
-    """fairseq-generate of the shared binarized `subset` (test; valid when tuning, benchmarks/bench_student.py)."""
+def generate_command(checkpoint: Path, cfg: dict, device: str) -> list[str]:
     return ["fairseq-generate", str(tokenizer.BIN), "--path", str(checkpoint), "--task", "translation",
-            "--source-lang", SRC, "--target-lang", TGT, "--gen-subset", subset,
+            "--source-lang", SRC, "--target-lang", TGT, "--gen-subset", "test",
             *fairseq_flags(cfg["fairseq_args"]),
             # fairseq's own sentencepiece post-processing: pieces joined, '▁' back to spaces.
             "--remove-bpe", "sentencepiece", "--required-batch-size-multiple", "1", "--num-workers", "0",

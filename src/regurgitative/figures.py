@@ -18,9 +18,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from . import findings  # noqa: E402
-from .config import (DIVERSITY_TABLE, ERRORS_TABLE, FIGURES_DIR, GENERATORS_TABLE, INTERVALS_TABLE,  # noqa: E402
+from .config import (DIVERSITY_TABLE, ERRORS_TABLE, FIGURES_DIR, GENERATORS_TABLE,  # noqa: E402
                      QUALITY_SUMMARY, SIGNIFICANCE_TABLE, TABLES_DIR)
 from .config import BLEU_TABLE as TABLE  # noqa: E402
+from .significance import INTERVALS as INTERVALS_TABLE  # noqa: E402
 
 
 def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:
@@ -172,8 +173,56 @@ def significance(sig: pd.DataFrame, out: Path) -> list[Path]:
     return write_table(table, out, digits=4)
 
 
+README_START = "<!-- results: written by `make figures` from paper/tables/readme_results.md; do not edit -->"
+README_END = "<!-- end of results -->"
+
+
+def results_block(table: pd.DataFrame, generators: pd.DataFrame, intervals: pd.DataFrame, findings_md: str,
+                  out: Path) -> list[Path]:
+    """The README's results: BLEU per condition and size (seed mean, 95 % interval over test sentences and
+    seeds), the generators' own BLEU, and each claim's verdict, all from the results tables."""
+    students = table[table.kind == "student"]
+    experiment = students.groupby("condition").experiment.first()
+    copy = table[(table.kind == "baseline") & (table.condition == "copy_source")].bleu
+    cells = {}
+    for r in intervals.itertuples():
+        mark = "" if r.learned else " ✗"
+        cells.setdefault(r.condition, {})[int(r.train_size)] = f"{r.bleu:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]{mark}"
+    sizes = sorted({n for c in cells.values() for n in c})
+    order = sorted(cells, key=lambda c: (experiment.get(c, "E9"), c != "real", c))
+    lines = ["| condition | experiment | " + " | ".join(f"{n:,} pairs" for n in sizes) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in sizes) + " |"]
+    lines += [f"| `{c}` | {experiment.get(c, '')} | " + " | ".join(cells[c].get(n, "") for n in sizes) + " |"
+              for c in order]
+    seeds = int(intervals.seeds.max()) if len(intervals) else 0
+    floor = float(intervals.floor.iloc[0]) if len(intervals) else float("nan")
+    gen = "; ".join(f"{g.generator} {g.test_bleu:.1f} BLEU / {g.test_chrf:.1f} chrF" for g in generators.itertuples())
+    text = (f"Test BLEU, mean of {seeds} seeds [95 % interval, test sentences and seeds resampled]; ✗: not clearly "
+            f"above copying the German source ({copy.iloc[0]:.1f} BLEU; the floor is {floor:.1f}), so comparisons "
+            f"with it decide nothing.\n\n" + "\n".join(lines) + "\n\n"
+            f"E2, the generators' own quality on the test set: {gen}.\n\n"
+            "The claims (each decided by its Holm-corrected family of seed-pooled comparisons; the numbers are in "
+            "[paper/tables/findings.md](paper/tables/findings.md)):\n\n"
+            + "".join(line.split(".**")[0] + ".**\n" for line in findings_md.splitlines() if line.startswith("- **")))
+    md = out.with_suffix(".md")
+    md.write_text(text, encoding="utf-8")
+    return [md]
+
+
+def splice_readme(readme: Path, block: Path) -> None:
+    """Put the generated results block between the README's markers (`make figures`, `make repro`)."""
+    text = readme.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        raise SystemExit(f"{readme}: no results markers ({README_START} ... {README_END})")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(head + README_START + "\n" + block.read_text(encoding="utf-8") + README_END + tail,
+                      encoding="utf-8")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--readme", type=Path, help="only put paper/tables/readme_results.md into this README (no redraw)")
     ap.add_argument("--table", type=Path, default=TABLE)
     ap.add_argument("--generators", type=Path, default=GENERATORS_TABLE)
     ap.add_argument("--errors", type=Path, default=ERRORS_TABLE)
@@ -182,6 +231,9 @@ def main() -> None:
     ap.add_argument("--out-dir", type=Path, default=FIGURES_DIR)
     ap.add_argument("--tables-dir", type=Path, default=TABLES_DIR)
     a = ap.parse_args()
+    if a.readme:
+        splice_readme(a.readme, a.tables_dir / "readme_results.md")
+        return
     a.out_dir.mkdir(parents=True, exist_ok=True)
     a.tables_dir.mkdir(parents=True, exist_ok=True)
     # Each experiment is drawn from its own table; one that is missing (artefacts pulled in part, or results of
@@ -207,6 +259,8 @@ def main() -> None:
         paths += findings.write(table, pd.read_csv(a.generators), pd.read_csv(a.errors), pd.read_csv(a.diversity),
                                 json.loads(QUALITY_SUMMARY.read_text()), pd.read_csv(a.significance),
                                 pd.read_csv(INTERVALS_TABLE), a.tables_dir)
+        paths += results_block(table, pd.read_csv(a.generators), pd.read_csv(INTERVALS_TABLE),
+                               (a.tables_dir / "findings.md").read_text(encoding="utf-8"), a.tables_dir / "readme_results")
     for p in paths:
         print(p)
 

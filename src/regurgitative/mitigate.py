@@ -100,7 +100,11 @@ def build(name: str, params: dict) -> dict:
         # The condition's own sentences: under generate.flagged: drop, its flagged ones are left out here too.
         _, left_out = kept_pairs(items, flagged)
         dropped = {it["index"] for it in left_out}
-        if cfg.get("english", "generated") == "real":   # the control: the same sentences, their human English
+        english = cfg.get("english", "generated")
+        if english not in ("generated", "real"):
+            raise ValueError(f"params.yaml: mitigations.{name}.english is {english!r}; it must be generated (the "
+                             f"default) or real (a control: the human English in the same order)")
+        if english == "real":   # the control: the same sentences, their human English
             lines = [(items[i]["de"], real_en[i], i, "real") for i in order if i not in dropped]
         else:
             lines = [(items[i]["de"], items[i]["text"], i, generator) for i in order if i not in dropped]

@@ -27,11 +27,12 @@ import json
 import pandas as pd
 
 from . import stats
-from .config import INTERVALS_TABLE as INTERVALS
 from .config import SIGNIFICANCE_TABLE as TABLE
-from .config import BASELINES, PREPARED_DIR, control_of, describe, eval_dir, grid_sizes, load_params, param
+from .conditions import control_of, describe
+from .config import BASELINES, PREPARED_DIR, RESULTS_DIR, eval_dir, grid_sizes, load_params, param
 from .scoring import read_lines
 
+INTERVALS = RESULTS_DIR / "intervals.csv"   # each group's BLEU interval, learned or not
 COLUMNS = ["family", "a", "a_size", "b", "b_size", "differs", "expected", "a_bleu", "b_bleu", "difference", "ci_low",
            "ci_high", "p_value", "p_holm", "a_learned", "b_learned", "outcome", "a_seeds", "b_seeds"]
 
