@@ -281,7 +281,7 @@ def test_findings_decide_each_verdict_from_the_corrected_comparisons():
     assert "**Claim 4a: generated data have more errors: inconclusive.**" in text
     assert "**Claim 4b: generated data are less diverse: holds.**" in text
     assert "**Claim 5: mitigations help without closing the gap: holds.**" in text
-    assert "1 of 1 mitigations significantly better than their unmitigated generator, 1 of those" in text
+    assert "1 of 1 mitigations (each at each size) significantly better than their unmitigated generator, 1 of those" in text
     assert "English versus selection: analysis" in text and "the selection effect" in text
 
 
