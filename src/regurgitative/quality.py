@@ -4,8 +4,9 @@ mitigation can add high-quality data before low-quality data.
 Reference-free (what a practitioner without human translations has):
 - `agreement`: mean sentence chrF between this generator's English and each other generator's English for the
   same German sentence (cross-model agreement: independent systems agree where a translation is easy and right);
-- `confidence`: the generator's own mean token log-probability, where it recorded one (fairseq teachers always;
-  an LLM when its endpoint returns logprobs), else missing;
+- `confidence`: the generator's own mean token log-probability of its answer: what it recorded while generating
+  (fairseq teachers always; an LLM when its endpoint returned logprobs), else, for a local completions model
+  (kind llama_cpp), its finished answers scored once under the model (confidence.py); else missing;
 - `detector` (E7): the probability that the sentence is human-written, from a human-vs-generator classifier
   trained on the detector split only (detector.py); its held-out AUC says how separable the two are.
 Reference-based, for analysis only (an upper bound no real user has):
@@ -22,9 +23,9 @@ import json
 import pandas as pd
 from sacrebleu.metrics import CHRF
 
-from . import detector, generated
+from . import confidence, detector, generated, llama_server
 from .config import QUALITY_SUMMARY as SUMMARY
-from .config import PREPARED_DIR, QUALITY_DIR, generated_items, generator_names, load_params
+from .config import PREPARED_DIR, QUALITY_DIR, generated_items, generator_names, load_params, param
 from .scoring import read_lines
 
 REFERENCE_FREE = ("agreement", "confidence", "detector")
@@ -39,9 +40,20 @@ def human_likeness(generator: str, params: dict) -> tuple[list[float], float]:
     return detector.human_likeness(human, [it["text"] for it in machine], [it["text"] for it in pool])
 
 
-def scores(generator: str, others: list[str], detector_scores: list[float]) -> pd.DataFrame:
+def own_confidence(generator: str, items: list[dict], params: dict) -> list[float | None]:
+    """The generator's mean token log-probability of each pool answer (see the module docstring)."""
+    recorded = [it.get("mean_logprob") for it in items]
+    cfg = param(params, f"generators.{generator}")
+    if all(v is not None for v in recorded) or cfg.get("kind") != "llama_cpp" or cfg.get("api") != "completions":
+        return recorded
+    return confidence.score(llama_server.gguf_path(cfg["model"]), int(param(params, "generate.server.n_threads")),
+                            [it["prompt"] for it in items], [it["raw"] for it in items])
+
+
+def scores(generator: str, others: list[str], detector_scores: list[float], params: dict) -> pd.DataFrame:
     chrf = CHRF()
     items = generated_items(generator, "pool")
+    own = own_confidence(generator, items, params)
     references = read_lines(PREPARED_DIR / "pool.en")[:len(items)]
     other_texts = {}
     for o in others:
@@ -54,7 +66,7 @@ def scores(generator: str, others: list[str], detector_scores: list[float]) -> p
     for i, (it, ref) in enumerate(zip(items, references)):
         agreement = (sum(chrf.sentence_score(it["text"], [other_texts[o][i]]).score for o in others) / len(others)
                      if others else None)
-        rows.append({"index": i, "de": it["de"], "agreement": agreement, "confidence": it.get("mean_logprob"),
+        rows.append({"index": i, "de": it["de"], "agreement": agreement, "confidence": own[i],
                      "detector": detector_scores[i], "oracle": chrf.sentence_score(it["text"], [ref]).score})
     return pd.DataFrame(rows)
 
@@ -67,7 +79,7 @@ def main() -> None:
     for g in names:
         others = [o for o in names if o != g]
         human_probability, auc = human_likeness(g, params)
-        table = scores(g, others, human_probability)
+        table = scores(g, others, human_probability, params)
         table.to_csv(QUALITY_DIR / f"{g}.csv", index=False)
         summary[g] = {"agreement_with": others, "sentences": len(table), "detector_auc": round(auc, 4),
                       **{f"spearman_{s}_vs_oracle": (round(float(table[s].corr(table.oracle, method="spearman")), 4)
