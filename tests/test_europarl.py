@@ -1,6 +1,8 @@
 """Offline tests of the Europarl downloader against a real HTTP server on 127.0.0.1."""
 from __future__ import annotations
 
+import time
+
 import hashlib
 import http.server
 import io
@@ -200,6 +202,10 @@ def test_existing_part_file_is_resumed(tmp_path, serve):
     europarl.download(srv.url, dest, _sha(payload), **_fast())
 
     assert dest.read_bytes() == payload
+    # The server thread counts what it sent after the client has read it all: give it a moment to finish.
+    deadline = time.monotonic() + 5
+    while srv.requests and srv.requests[-1]["sent"] != 12_345 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [(r["range"], r["status"], r["sent"]) for r in srv.requests] == [(f"bytes={k}-", 206, 12_345)]
 
 
