@@ -24,15 +24,17 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
-from regurgitative import profile  # noqa: E402
-from regurgitative.config import model_dir  # noqa: E402
+from regurgitative import profile
+from regurgitative.config import model_dir
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_pipeline import sh as run
 
 # Overlays on profiles/default.yaml's train.fairseq_args. `current` is the default as committed before issue 12.
 LOWRES = {"dropout": 0.3, "attention-dropout": 0.1, "activation-dropout": 0.3, "label-smoothing": 0.2}
@@ -63,14 +65,6 @@ FIELDS = ["corpus", "vocab", "setting", "threads", "train_size", "seed", "valid_
           "epochs", "updates", "best_valid_loss", "stage_seconds", "fairseq_train_seconds", "fairseq_loop_seconds", "overhead_seconds",
           "stage_over_loop",
           "generate_seconds", "cpu_minutes", "bleu_per_cpu_minute"]
-
-
-def run(cmd: list[str], cwd: Path, env: dict | None = None) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed in {cwd}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
-    return time.perf_counter() - start
 
 
 def workspace(args: argparse.Namespace) -> Path:
