@@ -43,7 +43,7 @@ help: ## list the targets
 
 venv: $(STAMP) ## create .venv and install the pinned dependencies (nothing when up to date)
 
-# Order matters (see shared STACK notes in README): CPU torch 2.13.0 first, then fairseq-fixed compiled
+# Order matters (see docs/install.md): CPU torch 2.13.0 first, then fairseq-fixed compiled
 # against it without build isolation (else its build fetches a CUDA torch), then everything else under the
 # full constraints, then this package.
 $(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/test.txt constraints.txt pyproject.toml
@@ -102,10 +102,10 @@ metrics: $(STAMP) ## show the metrics of every run (dvc metrics show)
 plots: $(STAMP) ## render dvc plots to dvc_plots/index.html
 	$(BIN)/dvc plots show
 
-bench: $(STAMP) ## time the ci and default profiles and a no-op dvc repro (see benchmarks/)
+bench: $(STAMP) ## time the ci profile from nothing and a no-op dvc repro (see benchmarks/)
 	$(BIN)/python benchmarks/bench_pipeline.py
 
-# Remotes: README, "Artefacts on a remote". pull names objects that are corrupted in the remote.
+# Remotes: docs/remotes.md. pull names objects that are corrupted in the remote.
 DVC_REMOTE = $(if $(REMOTE),-r $(REMOTE))
 pull: $(STAMP) ## fetch every artefact (data, LLM caches, models, eval) from the DVC remote (REMOTE=name)
 	$(BIN)/python -m regurgitative.pull $(DVC_REMOTE)

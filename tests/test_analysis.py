@@ -285,10 +285,19 @@ def test_findings_decide_each_verdict_from_the_corrected_comparisons():
     assert "English versus selection: analysis" in text and "the selection effect" in text
 
 
-def test_a_student_group_that_did_not_learn_makes_its_claim_inconclusive():
+def test_a_comparison_that_cannot_decide_for_want_of_learning_is_left_out_and_counted():
     text = findings.markdown(findings.claims(*_tables(real_2000_learned=False)))
+    assert "**Claim 1: regurgitative training is worse than training on real data: holds.**" in text
+    assert "Left out of the verdict for want of learning: 1 of 4 comparisons." in text
+    assert "not learned: the group ahead, or one of two alike, is not clearly above copying the source" in text
+
+
+def test_a_claim_with_no_comparison_that_can_decide_is_inconclusive():
+    generators, errors_table, div, sig, intervals, copy = _tables()
+    sig.loc[sig.family == "E1-generated", "outcome"] = "not learned"
+    text = findings.markdown(findings.claims(generators, errors_table, div, sig, intervals, copy))
     assert "**Claim 1: regurgitative training is worse than training on real data: inconclusive.**" in text
-    assert "not learned: a group is not clearly above copying the source" in text
+    assert "**Claim 3: the loss appears for a low- and a high-performance generator: inconclusive.**" in text
 
 
 @pytest.mark.parametrize("outcome, verdict", [("undecided", "inconclusive"), ("worse", "does not hold"),

@@ -70,9 +70,9 @@ def test_every_profile_passes_the_grid_check(name):
     (lambda p: p["grid"]["mitigations"].append("no-such-recipe"),
      r"grid\.mitigations names 'no-such-recipe', which is not under `mitigations`"),
     (lambda p: p["grid"]["train_sizes"].append(4000),
-     r"grid\.train_sizes goes up to 4000, but the generators translate generate\.pool_size = 2000"),
-    (lambda p: p["mitigations"]["gemma3-270m-by-oracle"].update(score="bleu"),
-     r"mitigations\.gemma3-270m-by-oracle\.score is 'bleu'; it must be one of agreement"),
+     r"grid\.train_sizes goes up to 4000, but the generators translate generate\.pool_size = 2500"),
+    (lambda p: p["mitigations"]["gemma3-270m-by-agreement"].update(score="bleu"),
+     r"mitigations\.gemma3-270m-by-agreement\.score is 'bleu'; it must be one of agreement"),
 ])
 def test_a_grid_naming_what_does_not_exist_is_refused_with_the_key_and_the_fix(change, message):
     params = profile.render("default", REPO / "profiles")

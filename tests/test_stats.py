@@ -73,14 +73,19 @@ def test_holm_adjusts_step_down():
     assert stats.holm([]) == []
 
 
-@pytest.mark.parametrize("difference, ci, p, learned, expected", [
-    (3.0, (1.0, 5.0), 0.001, True, stats.BETTER),
-    (-3.0, (-5.0, -1.0), 0.001, True, stats.WORSE),
-    (0.2, (-0.5, 0.8), 0.6, True, stats.EQUIVALENT),
-    (0.5, (-2.0, 3.0), 0.6, True, stats.UNDECIDED),
-    (3.0, (1.0, 5.0), 0.04, True, stats.UNDECIDED),          # significant alone, not after correction (alpha 0.01)
-    (3.0, (1.0, 5.0), 0.001, False, stats.NOT_LEARNED),
+@pytest.mark.parametrize("difference, ci, p, a_learned, b_learned, expected", [
+    (3.0, (1.0, 5.0), 0.001, True, True, stats.BETTER),
+    (-3.0, (-5.0, -1.0), 0.001, True, True, stats.WORSE),
+    (0.2, (-0.5, 0.8), 0.6, True, True, stats.EQUIVALENT),
+    (0.5, (-2.0, 3.0), 0.6, True, True, stats.UNDECIDED),
+    (3.0, (1.0, 5.0), 0.04, True, True, stats.UNDECIDED),      # significant alone, not after correction (alpha 0.01)
+    (3.0, (1.0, 5.0), 0.001, True, False, stats.BETTER),       # the winner learned: decided
+    (-3.0, (-5.0, -1.0), 0.001, True, False, stats.NOT_LEARNED),   # the winner (b) did not: nothing decided
+    (-3.0, (-5.0, -1.0), 0.001, False, True, stats.WORSE),
+    (3.0, (1.0, 5.0), 0.001, False, False, stats.NOT_LEARNED),
+    (0.2, (-0.5, 0.8), 0.6, True, False, stats.NOT_LEARNED),   # alike near the floor is not equivalent
+    (0.5, (-2.0, 3.0), 0.6, False, True, stats.NOT_LEARNED),
 ])
-def test_outcome(difference, ci, p, learned, expected):
+def test_outcome(difference, ci, p, a_learned, b_learned, expected):
     assert stats.outcome(difference, ci, p, alpha=0.01 if p == 0.04 else 0.05, margin=1.0,
-                         learned=learned) == expected
+                         a_learned=a_learned, b_learned=b_learned) == expected

@@ -9,8 +9,10 @@ in paper/main.tex is typed by hand, and no verdict is decided here on a point es
   - holds: every comparison of the claim goes the claimed way, significantly after correction;
   - does not hold: at least one goes significantly the other way, or is equivalent (its interval within
     +-significance.equivalence_margin BLEU) where the claim says there is a difference;
-  - inconclusive: anything else, in particular when a compared group did not learn (its interval's lower end
-    not above significance.learned_factor x the copy-source BLEU) or the test has too little power to tell.
+  - inconclusive: anything else, in particular when the test has too little power to tell, or when no
+    comparison can decide: one decides only when the group that came out ahead learned (its interval's lower
+    end above significance.learned_factor x the copy-source BLEU; equivalence needs both to have learned).
+    Comparisons that cannot decide for want of learning are left out of a verdict, and its paragraph counts them.
 """
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 
 
 def verdict(outcomes: list[str]) -> str:
-    """Comparisons whose claimed direction is 'a better than b'."""
+    """Comparisons whose claimed direction is 'a better than b'. Those that cannot decide for want of learning
+    (NOT_LEARNED) are left out, and the paragraph says so (`left_out`); with none left the claim is inconclusive."""
+    outcomes = [o for o in outcomes if o != NOT_LEARNED]
     if not outcomes:
         return INCONCLUSIVE
     if all(o == BETTER for o in outcomes):
@@ -43,9 +47,16 @@ def combine(verdicts: list[str]) -> str:
     return INCONCLUSIVE
 
 
+def left_out(outcomes) -> str:
+    """' Left out of the verdict for want of learning: 2 of 6 comparisons.' or ''"""
+    outcomes = list(outcomes)
+    k = sum(o == NOT_LEARNED for o in outcomes)
+    return f" Left out of the verdict for want of learning: {k} of {len(outcomes)} comparisons." if k else ""
+
+
 def describe_row(r: pd.Series, a: str | None = None, b: str | None = None) -> str:
     """'real (2,000) 6.2 vs gemma3-270m (2,000) 3.4: +2.9 [1.6, 4.2], p_Holm 0.004, better'"""
-    why = {NOT_LEARNED: "not learned: a group is not clearly above copying the source",
+    why = {NOT_LEARNED: "not learned: the group ahead, or one of two alike, is not clearly above copying the source",
            UNDECIDED: "undecided", EQUIVALENT: "equivalent", BETTER: "significant", WORSE: "significant, reversed"}
     return (f"{a or r.a} ({int(r.a_size):,}) {r.a_bleu:.1f} vs {b or r.b} ({int(r.b_size):,}) {r.b_bleu:.1f}: "
             f"{r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}], $p_{{Holm}}$ {r.p_holm:.3f}, {why[r.outcome]}")
@@ -91,16 +102,16 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
                 f"Copying the German source scores {copy_source:.1f} BLEU; a group of students (one condition at one "
                 f"size, its seeds pooled) counts as learned when the lower end of its 95\\% interval exceeds "
                 f"{floor:.1f} BLEU. {len(learned)} of {len(intervals)} groups did"
-                + ("" if len(learned) == len(intervals) else ": "
+                + ("" if len(learned) == len(intervals) else "; these did not: "
                    + ", ".join(f"{r.condition} ({int(r.train_size):,}) {r.bleu:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]"
                                for r in intervals[~intervals.learned.astype(bool)].itertuples())
-                   + ". Comparisons with these groups decide nothing") + "."))
+                   + ". A comparison one of these groups wins, or calls even, decides nothing") + "."))
 
     per_generator = {g: verdict(list(e1[e1.b == g].outcome)) for g in generators}
     out.append(("Claim 1: regurgitative training is worse than training on real data", combine(list(per_generator.values())),
                 "Family E1-generated (Holm over every generator and size): real vs each generator's English for the "
                 "same German sentences at the same size. "
-                + "; ".join(describe_row(r) for r in e1.itertuples()) + "."))
+                + "; ".join(describe_row(r) for r in e1.itertuples()) + "." + left_out(e1.outcome)))
 
     frac = sig[sig.family == "E1-fraction"]
     per_g = []
@@ -110,15 +121,18 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
         if rows.empty:
             continue
         beats = rows[rows.outcome == BETTER]
-        v = (HOLDS if len(beats) else FAILS if rows.outcome.isin([WORSE, EQUIVALENT]).all() else INCONCLUSIVE)
+        can_decide = rows[rows.outcome != NOT_LEARNED]
+        v = (HOLDS if len(beats) else FAILS if len(can_decide) and can_decide.outcome.isin([WORSE, EQUIVALENT]).all()
+             else INCONCLUSIVE)
         per_g.append(v)
         texts.append(f"{g} at {int(rows.b_size.iloc[0]):,} pairs: "
                      + (f"beaten by real data at {int(beats.a_size.min()):,} pairs (a fraction of "
                         f"{beats.a_size.min() / rows.b_size.iloc[0]:.2f})" if len(beats) else "no smaller real size beats it")
                      + " (" + "; ".join(describe_row(r) for r in rows.itertuples()) + ")")
+    frac_left_out = left_out(frac.outcome)
     out.append(("Claim 2: a fraction of real data beats the largest regurgitative size", combine(per_g),
                 "Family E1-fraction (Holm): real data at each smaller size vs each generator at its largest size; "
-                "what differs is the English and the number of pairs. " + "; ".join(texts) + "."
+                "what differs is the English and the number of pairs. " + "; ".join(texts) + "." + frac_left_out
                 if texts else "Not tested: the grid has a single E1 size."))
 
     quality = generator_table.set_index("generator").test_bleu
@@ -129,7 +143,8 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
         out.append(("Claim 3: the loss appears for a low- and a high-performance generator", verdict(list(rows.outcome)),
                     f"From claim 1's family, at {largest:,} pairs: the weakest generator, {ranked[0]} "
                     f"({quality[ranked[0]]:.1f} BLEU on the test set itself), and the strongest, {ranked[-1]} "
-                    f"({quality[ranked[-1]]:.1f}). " + "; ".join(describe_row(r) for r in rows.itertuples()) + "."))
+                    f"({quality[ranked[-1]]:.1f}). " + "; ".join(describe_row(r) for r in rows.itertuples()) + "."
+                    + left_out(rows.outcome)))
 
     anyerr = errors[(errors.indicator == "any") & (errors.condition != "real")]
     real_any = errors[(errors.indicator == "any") & (errors.condition == "real")].iloc[0]
@@ -183,7 +198,8 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
                     f"Family mitigations (Holm over all its comparisons; the oracle ordering, the real-English controls "
                     f"and the shares are not mitigations and are not counted): {len(helped)} of {len(units)} "
                     f"mitigations (each at each size) significantly better than their unmitigated generator, {len(gap_remains)} of those "
-                    f"still significantly worse than real data, {len(closed)} closing the gap. " + ". ".join(lines) + "."))
+                    f"still significantly worse than real data, {len(closed)} closing the gap. " + ". ".join(lines) + "."
+                    + left_out(mit.outcome)))
 
     split = sig[sig.family == "E5-E7-split"]
     if len(split):

@@ -103,7 +103,7 @@ def main() -> None:
     for _, index in table.groupby("family").groups.items():
         table.loc[index, "p_holm"] = stats.holm(list(table.loc[index, "p_value"]))
     table["outcome"] = [stats.outcome(r.difference, (r.ci_low, r.ci_high), r.p_holm, float(cfg["alpha"]),
-                                      float(cfg["equivalence_margin"]), bool(r.a_learned and r.b_learned))
+                                      float(cfg["equivalence_margin"]), bool(r.a_learned), bool(r.b_learned))
                         for r in table.itertuples()]
     TABLE.parent.mkdir(parents=True, exist_ok=True)
     table.round(6).to_csv(TABLE, index=False)

@@ -11,8 +11,9 @@
 - Multiplicity: Holm's step-down correction within each claim's family of comparisons (statsmodels).
 - What a comparison can say (`outcome`): one group significantly better; `equivalent` when the whole
   interval lies within +-margin BLEU; `undecided` otherwise (too little power to tell); and `not learned` when
-  either group is not clearly above copying the source (the lower bound of its interval under the floor), so
-  a difference between students that did not learn to translate decides nothing.
+  the group ahead is not clearly above copying the source (the lower bound of its interval under the floor),
+  or, for `equivalent` and `undecided`, either group is not: a difference won by a student that did not learn
+  to translate, or a likeness of two such students, decides nothing.
 
 BLEU is sacreBLEU's (13a tokenization, exponential smoothing) computed from its per-sentence n-gram statistics,
 so a resample's score equals `sacrebleu` on the resampled files (checked by tests/test_stats.py).
@@ -113,13 +114,19 @@ def holm(p_values: list[float]) -> list[float]:
 
 
 def outcome(difference: float, ci: tuple[float, float], p_adjusted: float, alpha: float, margin: float,
-            learned: bool) -> str:
+            a_learned: bool, b_learned: bool) -> str:
     """What one comparison of a against b says: better / worse (a than b, significant after correction),
-    equivalent (the interval within +-margin), undecided, or not learned."""
-    if not learned:
-        return NOT_LEARNED
+    equivalent (the interval within +-margin), undecided, or not learned.
+
+    A significant difference decides when the group that comes out ahead learned: data that taught a student
+    to translate beat data that did not, whatever the loser scored. Equivalence, and a difference too small to
+    call, decide only between two groups that both learned: two students near copying the source are alike
+    for want of learning, not because their data are."""
     if p_adjusted < alpha:
-        return BETTER if difference > 0 else WORSE
+        return (BETTER if difference > 0 else WORSE) if (a_learned if difference > 0 else b_learned) \
+            else NOT_LEARNED
+    if not (a_learned and b_learned):
+        return NOT_LEARNED
     if -margin < ci[0] and ci[1] < margin:
         return EQUIVALENT
     return UNDECIDED
