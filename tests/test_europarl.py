@@ -1,8 +1,6 @@
 """Offline tests of the Europarl downloader against a real HTTP server on 127.0.0.1."""
 from __future__ import annotations
 
-import time
-
 import hashlib
 import http.server
 import io
@@ -10,6 +8,7 @@ import random
 import re
 import tarfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -1,6 +1,7 @@
 """The README's results block is the one `make figures` writes, never a hand-typed copy."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,6 @@ def _anchor(heading: str) -> str:
                                                       for p in (REPO / "docs").glob("*.md"))])
 def test_every_link_of_the_front_page_and_the_docs_resolves(page):
     """Relative links point at files that exist, and #anchors at headings of the page they name."""
-    import re
     path = REPO / page
     text = path.read_text(encoding="utf-8")
     prose = re.sub(r"```.*?```", "", text, flags=re.S)

@@ -26,10 +26,14 @@ from .stats import BETTER, EQUIVALENT, NOT_LEARNED, UNDECIDED, WORSE
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 
 
+def decidable(outcomes) -> list[str]:
+    """The outcomes that can decide: NOT_LEARNED ones are left out of every verdict (and counted by `left_out`)."""
+    return [o for o in outcomes if o != NOT_LEARNED]
+
+
 def verdict(outcomes: list[str]) -> str:
-    """Comparisons whose claimed direction is 'a better than b'. Those that cannot decide for want of learning
-    (NOT_LEARNED) are left out, and the paragraph says so (`left_out`); with none left the claim is inconclusive."""
-    outcomes = [o for o in outcomes if o != NOT_LEARNED]
+    """Comparisons whose claimed direction is 'a better than b', those that can decide; none: inconclusive."""
+    outcomes = decidable(outcomes)
     if not outcomes:
         return INCONCLUSIVE
     if all(o == BETTER for o in outcomes):
@@ -121,8 +125,8 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
         if rows.empty:
             continue
         beats = rows[rows.outcome == BETTER]
-        can_decide = rows[rows.outcome != NOT_LEARNED]
-        v = (HOLDS if len(beats) else FAILS if len(can_decide) and can_decide.outcome.isin([WORSE, EQUIVALENT]).all()
+        can_decide = decidable(rows.outcome)
+        v = (HOLDS if len(beats) else FAILS if can_decide and all(o in (WORSE, EQUIVALENT) for o in can_decide)
              else INCONCLUSIVE)
         per_g.append(v)
         texts.append(f"{g} at {int(rows.b_size.iloc[0]):,} pairs: "
