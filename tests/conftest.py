@@ -8,6 +8,18 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py, tests/ci_run
 
 import ci_run as _ci_run  # noqa: E402
 
+# Every test belongs to exactly one tier (pyproject.toml's markers; docs/tests.md): `make test-fast` runs `unit`,
+# `make test` all four. A test without a tier, or with two, is an error at collection, so none is skipped unseen.
+TIERS = ("unit", "integration", "e2e", "remote")
+
+
+def pytest_collection_modifyitems(config, items):
+    wrong = [f"{item.nodeid}: {tiers or 'no tier'}" for item in items
+             if len(tiers := sorted({m.name for m in item.iter_markers() if m.name in TIERS})) != 1]
+    if wrong:
+        raise pytest.UsageError("each test needs exactly one of the markers " + ", ".join(TIERS) + ":\n  "
+                                + "\n  ".join(wrong))
+
 
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory) -> Path:

@@ -12,6 +12,8 @@ import pytest
 from regurgitative import detector, diversity, errors, findings, mitigate
 from regurgitative.conditions import control_of, describe
 
+pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
+
 CFG = {"low_chrf": 30, "copied_chrf": 60, "length_ratio": [0.5, 2.0]}
 DE = "Klicken Sie auf die Schaltfläche, um das Dokument zu speichern."
 

@@ -6,6 +6,8 @@ import pytest
 
 from regurgitative import cleaning
 
+pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
+
 CASES = [
     # (German source, raw answer, finish_reason, cleaned text, flags, stripped)
     ("Klicken Sie auf OK.", " Click OK.", "stop", "Click OK.", [], []),

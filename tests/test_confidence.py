@@ -7,6 +7,8 @@ import pytest
 
 from regurgitative import confidence, llama_server
 
+pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
+
 PROMPT = ("Translate German to English.\n\nGerman: Öffnet den Dialog Drucken.\nEnglish: Opens the Print dialog.\n\n"
           "German: {de}\nEnglish:")
 CASES = [("Klicken Sie auf die Schaltfläche, um das Dokument zu speichern.",

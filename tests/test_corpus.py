@@ -1,11 +1,17 @@
 """Reading, cleaning and splitting the real corpus."""
 from __future__ import annotations
 
+import json
 import lzma
 
 import pytest
+from helpers import REPO
 
 from regurgitative import corpus as C
+from regurgitative import prepare, profile
+from regurgitative.config import PREPARED_DIR, condition_pool
+
+pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -162,3 +168,21 @@ def test_a_users_own_test_and_valid_sets_are_taken_whole_and_kept_out_of_the_poo
 def test_pool_size_larger_than_pool_is_refused():
     with pytest.raises(C.CorpusError, match="pool_size=10000 exceeds"):
         C.split_by_document(make_corpus(), valid_size=50, test_size=80, seed=1, pool_size=10000)
+
+
+# ------------------------------------------------------------------------------ the embedded default corpus
+def test_prepare_splits_the_embedded_corpus_by_help_file(tmp_path, monkeypatch):
+    """The default profile's prepare stage on the committed LibreOffice help corpus (the ci profile runs on a
+    user's own corpus instead): the held-out sizes, no help file in two splits, the pool as `real`'s."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/corpus").symlink_to(REPO / "data/corpus")
+    profile.write("default", tmp_path / "params.yaml", REPO / "profiles")
+    prepare.main()
+    stats = json.loads((PREPARED_DIR / "stats.json").read_text())
+    assert stats["source"] == "libreoffice" and stats["test_pairs"] == 1000 and stats["valid_pairs"] == 500
+    assert stats["pool_pairs"] > 20_000
+    docs = {name: set((PREPARED_DIR / f"{name}.doc").read_text().splitlines()) for name in ("pool", "valid", "test")}
+    assert docs["pool"].isdisjoint(docs["test"]) and docs["pool"].isdisjoint(docs["valid"])
+    assert docs["valid"].isdisjoint(docs["test"])
+    assert condition_pool("real").with_suffix(".de").read_text() == (PREPARED_DIR / "pool.de").read_text()

@@ -69,12 +69,14 @@ def module_deps() -> dict[str, tuple[list[str], list[str]]]:
     return wrong
 
 
+@pytest.mark.unit
 def test_the_import_graph_is_read_from_the_code():
     # Guards the checker itself: a direct import, an import through another module, and a lazy one.
     assert {"config", "scoring", "cleaning", "llm", "llama_server", "response_cache"} <= modules_run_by("generate")
     assert "generate" not in modules_run_by("scoring")
 
 
+@pytest.mark.unit
 def test_every_stage_depends_on_exactly_the_modules_it_runs():
     wrong = module_deps()
     assert not wrong, "dvc.yaml: stages whose deps are not the package modules they run:\n" + "\n".join(
@@ -82,6 +84,7 @@ def test_every_stage_depends_on_exactly_the_modules_it_runs():
         for stage, (missing, extra) in wrong.items())
 
 
+@pytest.mark.unit
 def test_the_params_recorder_sees_leaves_sections_and_absent_keys():
     read: set[str] = set()
     params = ReadRecorder({"generate": {"pool_size": 5, "server": {"n_ctx": 1}}, "grid": {"seeds": [1]}}, record=read)

@@ -16,6 +16,8 @@ import pytest
 
 from regurgitative import europarl
 
+pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
+
 N_LINES = 400
 
 

@@ -2,7 +2,11 @@
 
 import lzma
 
+import pytest
+
 from regurgitative import extract_libreoffice as xl
+
+pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 
 XHP = """<?xml version="1.0" encoding="UTF-8"?>
 <helpdocument version="1.0">

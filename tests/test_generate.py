@@ -19,6 +19,8 @@ from helpers import REPO
 from regurgitative import corpus, generate, profile
 from regurgitative.config import PREPARED_DIR
 
+pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
+
 KEY_ENV = "REGURGITATIVE_TEST_KEY"
 SECRET = "sk-test-do-not-leak-42"
 
@@ -40,8 +42,8 @@ def write_workdir(root: Path, base_url: str, api: str = "completions", concurren
     params["prompts"]["few_shot"]["shots"] = 2
     params["grid"].update(conditions=["real", "fake"], generators=["fake"], teachers=[], train_sizes=[20, 30],
                           mitigations=[])
-    params["generate"].update(pool_size=30, detector_size=0, concurrency=concurrency, timeout_seconds=5,
-                              max_retries=3)
+    params["generate"].update(pool_size=30, test_size=None, detector_size=0, concurrency=concurrency,
+                              timeout_seconds=5, max_retries=3)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 

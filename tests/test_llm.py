@@ -11,6 +11,8 @@ from fault_server import MODEL, FaultServer
 from regurgitative import llm
 from regurgitative.response_cache import ResponseCache, request_key
 
+pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
+
 
 def make_llm(server: FaultServer, cache: ResponseCache, api: str = "completions", timeout: float = 1.0,
              max_retries: int = 4, model: str = MODEL) -> llm.LLM:

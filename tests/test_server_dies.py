@@ -17,6 +17,8 @@ import yaml
 from helpers import REPO
 from test_generate import write_workdir
 
+pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
+
 GENERATOR = "smollm2-135m"
 SENTENCES = 38  # 30 pool + 8 test (write_workdir), no detector split
 # Loaded by the llama.cpp server's Python (PYTHONPATH): after CRASH_AFTER completions the next one dereferences a

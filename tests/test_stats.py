@@ -10,6 +10,8 @@ from sacrebleu.metrics import BLEU
 
 from regurgitative import stats
 
+pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
+
 WORDS = "the a cat dog sat on mat ran to house big small red green".split()
 
 

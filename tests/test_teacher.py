@@ -9,6 +9,8 @@ import pytest
 from regurgitative import generated, teacher
 from regurgitative.config import PREPARED_DIR
 
+pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
+
 
 @pytest.fixture
 def prepared(tmp_path, monkeypatch):

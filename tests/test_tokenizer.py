@@ -10,6 +10,8 @@ from helpers import REPO
 from regurgitative import corpus, dataset, profile, tokenizer
 from regurgitative.config import PREPARED_DIR, condition_pool
 
+pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):

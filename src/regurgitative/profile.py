@@ -8,10 +8,11 @@ moves"), edit a profile to change it for good.
 from __future__ import annotations
 
 import argparse
-import copy
 from pathlib import Path
 
 import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigKeyError
 
 from .config import PARAMS
 
@@ -22,14 +23,19 @@ OPEN = ("fairseq_args", "mitigations")
 
 
 def merge(base: dict, overlay: dict) -> dict:
-    """Recursive: nested mappings merge, anything else in the overlay replaces (lists included)."""
-    out = copy.deepcopy(base)
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    """OmegaConf's merge: nested mappings merge, anything else in the overlay replaces (lists included). The
+    base is closed (struct mode) except under OPEN, so a key the base lacks is an error naming its full path."""
+    closed = OmegaConf.create(base)
+    OmegaConf.set_struct(closed, True)
+    for node in _open_nodes(closed):
+        OmegaConf.set_struct(node, False)
+    return OmegaConf.to_container(OmegaConf.merge(closed, overlay))
+
+
+def _open_nodes(cfg):
+    for key, value in cfg.items_ex(resolve=False):
+        if OmegaConf.is_dict(value):
+            yield from [value] if key in OPEN else _open_nodes(value)
 
 
 def render(name: str, profiles: Path = PROFILES) -> dict:
@@ -43,21 +49,10 @@ def render(name: str, profiles: Path = PROFILES) -> dict:
     base = read(BASE)
     if name == BASE:
         return base
-    overlay = read(name)
-    unknown = _unknown_keys(base, overlay)
-    if unknown:
-        raise SystemExit(f"{profiles / (name + '.yaml')}: keys not in {BASE}.yaml (typo?): {', '.join(unknown)}")
-    return merge(base, overlay)
-
-
-def _unknown_keys(base: dict, overlay: dict, prefix: str = "") -> list[str]:
-    unknown = []
-    for key, value in overlay.items():
-        if key not in base:
-            unknown.append(prefix + key)
-        elif isinstance(value, dict) and isinstance(base[key], dict) and key not in OPEN:
-            unknown += _unknown_keys(base[key], value, f"{prefix}{key}.")
-    return unknown
+    try:
+        return merge(base, read(name))
+    except ConfigKeyError as e:
+        raise SystemExit(f"{profiles / (name + '.yaml')}: key {e.full_key} is not in {BASE}.yaml (typo?)") from None
 
 
 def write(name: str, path: Path = PARAMS, profiles: Path = PROFILES) -> None:

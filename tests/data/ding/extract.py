@@ -1,19 +1,21 @@
 """Sentence pairs from the Ding German-English dictionary's usage examples (Debian package trans-de-en,
 GPL-2+): a real, human-translated corpus of another domain (everyday sentences) for the tests that bring a
-user's own corpus (two aligned files without document ids) through the pipeline.
+user's own corpus (two aligned files without document ids, and its own held-out test files) through the
+pipeline: the ci profile runs on it (profiles/ci.yaml).
 
-    apt-get download trans-de-en && dpkg-deb -x trans-de-en_*.deb x
-    python tests/data/ding/extract.py x/usr/share/trans/de-en tests/data/ding/ding 1200
+    apt-get download trans-de-en && dpkg-deb -x trans-de-en_*.deb x     # trans-de-en 1.9-6 (Debian 12)
+    python tests/data/ding/extract.py x/usr/share/trans/de-en tests/data/ding/ding 1000 --test 120
 
 An entry is `German parts :: English parts`, the parts aligned by ` | `; a part that is one sentence (a capital
 first letter, a final . ? or !, at least four words, no synonym list) is a pair. Bracketed labels ([Am.],
 {f}, <...>) are removed. `n` pairs spread evenly over the dictionary (every k-th, so not all from one letter)
-are written, each file one sentence a line.
+are written, each file one sentence a line; with --test N the last N of them go to test.de and test.en
+beside them instead.
 """
 from __future__ import annotations
 
+import argparse
 import re
-import sys
 from pathlib import Path
 
 LABELS = re.compile(r"\s*(\[[^\]]*\]|\{[^}]*\}|<[^>]*>)")
@@ -44,12 +46,21 @@ def pairs(path: Path):
 
 
 def main() -> None:
-    source, prefix, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
-    every = list(pairs(source))
-    chosen = every[::max(1, len(every) // n)][:n]
-    for k, lang in enumerate(("de", "en")):
-        prefix.with_suffix(f".{lang}").write_text("".join(p[k] + "\n" for p in chosen), encoding="utf-8")
-    print(f"{len(chosen)} pairs -> {prefix}.de, {prefix}.en")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("source", type=Path, help="the dictionary: usr/share/trans/de-en of the package")
+    ap.add_argument("prefix", type=Path, help="writes PREFIX.de and PREFIX.en")
+    ap.add_argument("n", type=int, help="pairs in all")
+    ap.add_argument("--test", type=int, default=0, help="the last N pairs go to test.de and test.en")
+    args = ap.parse_args()
+    every = list(pairs(args.source))
+    chosen = every[::max(1, len(every) // args.n)][:args.n]
+    parts = {args.prefix: chosen[:len(chosen) - args.test]}
+    if args.test:
+        parts[args.prefix.with_name("test")] = chosen[len(chosen) - args.test:]
+    for prefix, part in parts.items():
+        for k, lang in enumerate(("de", "en")):
+            prefix.with_suffix(f".{lang}").write_text("".join(p[k] + "\n" for p in part), encoding="utf-8")
+        print(f"{len(part)} pairs -> {prefix}.de, {prefix}.en")
 
 
 if __name__ == "__main__":
