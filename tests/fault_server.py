@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from helpers import LoopbackServer
 
 MODEL = "fake-translator"
 
@@ -16,7 +18,7 @@ def translate(text: str) -> str:
     return f"EN[{text.rsplit('German:', 1)[-1].replace('English:', '').strip()}]"
 
 
-class FaultServer:
+class FaultServer(LoopbackServer):
     """`faults` is consumed one entry per POST: "ok", "429", "500", "slow", "malformed", "cut"; when it
     runs out every request is answered "ok". `delay` slows every answer (for kill-and-resume tests)."""
 
@@ -28,17 +30,7 @@ class FaultServer:
         self.requests: list[dict] = []   # every POST: {time, path, body, fault}
         self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> FaultServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__()
 
     def answered(self) -> list[dict]:
         return [r for r in self.requests if r["fault"] == "ok"]

@@ -1,9 +1,11 @@
-"""Shared by the tests: where the repository and its venv are."""
+"""Shared by the tests: where the repository and its venv are, and a server on loopback."""
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import threading
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -15,3 +17,25 @@ def sacrebleu_cli(references: Path, hypotheses: Path) -> dict[str, float]:
     out = subprocess.run([str(BIN / "sacrebleu"), str(references), "-i", str(hypotheses), "-m", "bleu", "chrf",
                           "-w", "4"], check=True, capture_output=True, text=True).stdout
     return {r["name"]: r["score"] for r in json.loads(out)}
+
+
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 (a free port) in a daemon thread, started and stopped by a `with` block; its
+    OpenAI-style base URL in `base_url`. A subclass sets up its own state, then calls this __init__, and gives
+    `_handler()`: the BaseHTTPRequestHandler class that answers."""
+
+    def __init__(self):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _handler(self) -> type:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -20,7 +20,9 @@ import time
 import urllib.parse
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from helpers import LoopbackServer
 
 BASE_MODELS = ("gpt-4o-mini-2024-07-18", "gpt-4.1-mini-2025-04-14")
 LIFE_CYCLE = ("validating_files", "queued", "running")
@@ -31,7 +33,7 @@ def _error(message: str, type_: str = "invalid_request_error", param: str | None
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-class FineTuneServer:
+class FineTuneServer(LoopbackServer):
     def __init__(self, running_polls: int = 2, upload_faults: list[str] | None = None,
                  fail_jobs: tuple[int, ...] = (), retry_after: str = "1"):
         self.running_polls, self.retry_after = running_polls, retry_after
@@ -41,17 +43,7 @@ class FineTuneServer:
         self.events: dict[str, list[dict]] = {}
         self.requests: list[tuple[str, str]] = []   # (method, path without query)
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> FineTuneServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__()
 
     def count(self, method: str, path: str) -> int:
         return sum(r == (method, path) for r in self.requests)

@@ -32,19 +32,20 @@ def data(pairs=PAIRS) -> bytes:
     return ft.training_file(ft.chat_example(SYSTEM, de, en) for de, en in pairs)
 
 
-def tune(server: FineTuneServer, state_dir, payload: bytes | None = None, **kw) -> dict:
-    client = make_client(server.base_url, "sk-test", timeout=10, max_retries=2)
-    return ft.fine_tune(client, data() if payload is None else payload, model=MODEL, hyperparameters=HYPER,
-                        seed=7, suffix="e10-real-3", state_dir=state_dir, poll_seconds=0.05,
-                        price_per_million=25.0, log=lambda m: None, **kw)
+def client_of(server: FineTuneServer):
+    return make_client(server.base_url, "sk-test", timeout=10, max_retries=2)
+
+
+def tune(server: FineTuneServer, state_dir, payload: bytes | None = None, log=lambda m: None) -> dict:
+    return ft.fine_tune(client_of(server), data() if payload is None else payload, model=MODEL,
+                        hyperparameters=HYPER, seed=7, suffix="e10-real-3", state_dir=state_dir, poll_seconds=0.05,
+                        price_per_million=25.0, log=log)
 
 
 def test_a_job_runs_to_success_and_its_model_translates_through_the_openai_client(tmp_path):
     logged: list[str] = []
     with FineTuneServer(running_polls=3) as server:
-        client = make_client(server.base_url, "sk-test", timeout=10, max_retries=2)
-        state = ft.fine_tune(client, data(), model=MODEL, hyperparameters=HYPER, seed=7, suffix="e10-real-3",
-                             state_dir=tmp_path, poll_seconds=0.05, price_per_million=25.0, log=logged.append)
+        state = tune(server, tmp_path, log=logged.append)
         (upload,) = server.files.values()
         job = server.jobs[state["job_id"]]
         # the uploaded file is the chat-format JSONL, named by its hash; the job is supervised, as asked
@@ -61,7 +62,7 @@ def test_a_job_runs_to_success_and_its_model_translates_through_the_openai_clien
         assert len(events) == len(server.events[job["id"]]) and any("successfully completed" in m for m in events)
         # the fine-tuned model answers like any generator, through llm.py
         with ResponseCache(tmp_path / "cache.jsonl") as cache:
-            llm = LLM(client, model=state["fine_tuned_model"], model_id=state["fine_tuned_model"], api="chat",
+            llm = LLM(client_of(server), model=state["fine_tuned_model"], model_id=state["fine_tuned_model"], api="chat",
                       decoding={"temperature": 0.0, "max_tokens": 64}, cache=cache)
             llm.check_model()
             answer = llm.complete({"messages": first["messages"][:-1]})
@@ -106,9 +107,7 @@ def test_a_job_still_running_when_the_stage_is_killed_is_polled_again_not_restar
         (job,) = server.jobs.values()
         assert json.loads((tmp_path / "state" / ft.STATE).read_text())["job_id"] == job["id"]
         server.running_polls = job["_polls"] + 2
-        state = ft.fine_tune(make_client(server.base_url, "sk-test", timeout=10, max_retries=2),
-                             data(), model=MODEL, hyperparameters={"n_epochs": 2}, seed=7, suffix=None,
-                             state_dir=tmp_path / "state", poll_seconds=0.05, log=lambda m: None)
+        state = tune(server, tmp_path / "state")   # the job is polled by its id, whatever the hyperparameters
         assert state["status"] == "succeeded" and state["job_id"] == job["id"]
         assert server.count("POST", "/v1/files") == 1 and server.count("POST", "/v1/fine_tuning/jobs") == 1
 

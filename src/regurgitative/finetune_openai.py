@@ -94,12 +94,10 @@ def _job_by_hash(client: openai.OpenAI, sha256: str, model: str) -> Any | None:
 
 
 def _job_error(job: Any) -> str:
-    err = job.error
-    if err is None:
+    """'failed: <message> (<code>)' from the job's `error` object, or just the status when it has none."""
+    if job.error is None:
         return job.status
-    message = getattr(err, "message", None) or (err.get("message") if isinstance(err, dict) else str(err))
-    code = getattr(err, "code", None) or (err.get("code") if isinstance(err, dict) else None)
-    return f"{job.status}: {message}" + (f" ({code})" if code else "")
+    return f"{job.status}: {job.error.message}" + (f" ({job.error.code})" if job.error.code else "")
 
 
 def fine_tune(client: openai.OpenAI, data: bytes, *, model: str, hyperparameters: dict, seed: int | None,
