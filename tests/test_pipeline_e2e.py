@@ -281,3 +281,67 @@ def test_a_corpus_outside_the_repository_is_a_dependency_of_prepare(repo, tmp_pa
     en = lines(corpus / "ding.en")
     (corpus / "ding.en").write_text("".join(s + "\n" for s in en[:-1]) + "An edited last line.\n", encoding="utf-8")
     assert "modified:" in run([BIN / "dvc", "status", "prepare"], work).stdout
+
+
+# ------------------------------------------------------------------------------------------------ E9
+def test_the_chain_trains_every_generation_of_every_regime_on_a_fresh_slice(repo):
+    p = yaml.safe_load((repo / "params.yaml").read_text())["recursion"]
+    size, start = p["size"], p["pool_start"]
+    table = pd.read_csv(repo / "results/recursion.csv")
+    generations = [0] + [link["generation"] for link in p["links"]]
+    assert sorted(zip(table.regime, table.seed, table.generation)) == sorted(
+        (r, s, g) for r in p["regimes"] for s in p["seeds"] for g in generations)
+    pool_de = lines(repo / "data/prepared/pool.de")
+    for r in p["regimes"]:
+        g0 = repo / "data/recursion" / r / "seed1" / "g0"
+        # generation 0 is E1's real student: its test translations are that run's
+        assert lines(g0 / "test.en") == lines(repo / f"results/eval/real-{size}-1/hypotheses.en")
+        for g in generations[1:]:
+            d = repo / "data/recursion" / r / "seed1" / f"g{g}"
+            train_lines = [int(x) for x in lines(d / "train.line")]
+            new = train_lines[-size:]
+            assert new == list(range(start + (g - 1) * size, start + g * size))  # a fresh slice
+            assert [lines(d / "train.de")[i] for i in range(-size, 0)] == [pool_de[i] for i in new]
+            # its English on that slice is what generation g-1 wrote (save the real share's lines)
+            prev = repo / "data/recursion" / r / "seed1" / f"g{g - 1}"
+            origin = lines(d / "train.origin")[-size:]
+            generated = [e for e, o in zip(lines(d / "train.en")[-size:], origin) if o != "real"]
+            assert generated == [e for e, o in zip(lines(prev / "next.en"), origin) if o != "real"]
+            assert (d / "model/checkpoint_best.pt").exists() and (d / "model/train.sh").exists()
+            assert not set(train_lines[-size:]) & set(range(size))  # never what generation 0 trained on
+    rows = table.set_index(["regime", "generation"])
+    assert list(rows.loc["accumulate"].train_pairs) == [size * (g + 1) for g in generations]
+    assert list(rows.loc["replace"].train_pairs) == [size] * len(generations)
+    assert rows.loc[("keep-real", 1)].real_share == pytest.approx(0.1)
+    assert rows.loc[("replace", 1)].real_share == 0
+    for col in ("bleu", "mtld", "tail_1", "any_error", "length_ratio", "vocabulary"):
+        assert table[col].notna().all(), col
+
+
+def test_the_chain_is_scored_tested_and_drawn(repo):
+    intervals = pd.read_csv(repo / "results/recursion-intervals.csv")
+    sig = pd.read_csv(repo / "results/recursion-significance.csv")
+    assert (intervals.ci_low <= intervals.bleu).all() and (intervals.bleu <= intervals.ci_high).all()
+    last = intervals.generation.max()
+    assert set(sig[sig.family == "E9-collapse"].b_generation) == set(range(1, last + 1))
+    assert {(r.a, r.b) for r in sig[sig.family == "E9-real-data"].itertuples()} == {
+        ("accumulate", "replace"), ("keep-real", "replace")}
+    assert (sig.p_holm >= sig.p_value).all()
+    assert (repo / "paper/figures/recursion.png").stat().st_size > 10_000
+    assert "keep-real" in (repo / "paper/tables/recursion.md").read_text()
+    findings = (repo / "paper/tables/findings.md").read_text()
+    assert "E9, claim A" in findings and "E9, claim B" in findings
+
+
+def test_a_longer_chain_runs_only_the_new_generation(repo):
+    params = repo / "params.yaml"
+    original = params.read_text()
+    try:
+        p = yaml.safe_load(original)
+        p["recursion"]["links"].append({"generation": 3, "learns_from": 2})
+        params.write_text(yaml.safe_dump(p, sort_keys=False))
+        stages = set(json.loads(run([BIN / "dvc", "status", "--json"], repo).stdout))
+    finally:
+        params.write_text(original)
+    assert {s for s in stages if s.startswith("recursion")} == {
+        f"recursion@{r}-1-link2" for r in ("replace", "accumulate", "keep-real")}, stages

@@ -2,7 +2,7 @@
 (results/bleu.csv, generators.csv, errors.csv, diversity.csv, significance.csv, intervals.csv,
 quality.json), so it works without retraining and from pulled
 artefacts. One figure and one table per experiment: E1 bleu_vs_train_size, E2 generator_quality (table), E3
-errors, E4 diversity, E5-E8 mitigations."""
+errors, E4 diversity, E5-E8 mitigations, E9 recursion (results/recursion*.csv, from the collapse stage)."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from . import chain  # noqa: E402
 from . import findings  # noqa: E402
 from .config import (DIVERSITY_TABLE, ERRORS_TABLE, FIGURES_DIR, GENERATORS_TABLE,  # noqa: E402
                      QUALITY_SUMMARY, SIGNIFICANCE_TABLE, TABLES_DIR)
@@ -173,12 +174,63 @@ def significance(sig: pd.DataFrame, out: Path) -> list[Path]:
     return write_table(table, out, digits=4)
 
 
+RECURSION_MEASURES = {"bleu": "BLEU (test)", "mtld": "MTLD", "tail_1": "rare words kept (%)",
+                      "any_error": "with an error (%)"}
+
+
+def recursion(links: pd.DataFrame, intervals: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
+    """E9: per regime (columns), BLEU and what its training English looks like (rows) against the generation;
+    the line is the mean over seeds, the band its 95 % interval (BLEU: test sentences and seeds resampled;
+    the others: t over seeds), dots are single seeds; the grey dashed line repeats `replace` in every column; the
+    dotted line is the floor a group must clear to count as learned."""
+    regimes = list(dict.fromkeys(intervals.regime))
+    percent = {"tail_1", "any_error"}
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(len(RECURSION_MEASURES), len(regimes), figsize=(2.6 * len(regimes) + 0.8, 7.2),
+                             sharex=True, sharey="row", squeeze=False)
+    palette = dict(zip(regimes, sns.color_palette(n_colors=len(regimes))))
+    for i, (m, label) in enumerate(RECURSION_MEASURES.items()):
+        k = 100 if m in percent else 1
+        for j, regime in enumerate(regimes):
+            ax = axes[i][j]
+            iv = intervals[intervals.regime == regime].sort_values("generation")
+            low, high = ("ci_low", "ci_high") if m == "bleu" else (f"{m}_low", f"{m}_high")
+            if "replace" in regimes and regime != "replace":
+                ref = intervals[intervals.regime == "replace"].sort_values("generation")
+                ax.plot(ref.generation, k * ref[m], ls="--", lw=1, color="grey")
+            ax.plot(iv.generation, k * iv[m], marker="o", color=palette[regime])
+            ax.fill_between(iv.generation, k * iv[low], k * iv[high], color=palette[regime], alpha=0.2, lw=0)
+            seeds = links[links.regime == regime]
+            ax.scatter(seeds.generation, k * seeds[m], s=10, alpha=0.5, color=palette[regime])
+            if i == 0:
+                ax.set_title(regime, fontsize=9)
+                ax.axhline(iv.floor.iloc[0], ls=":", lw=1, color="black")
+                if j == 0:
+                    ax.annotate("learned", (0, iv.floor.iloc[0]), xycoords=ax.get_yaxis_transform(), xytext=(2, 2),
+                                textcoords="offset points", fontsize=7)
+            ax.set(xlabel="generation" if i == len(RECURSION_MEASURES) - 1 else "", ylabel=label if j == 0 else "")
+            ax.set_xticks(sorted(intervals.generation.unique()))
+    seeds = int(intervals.seeds.max())
+    fig.suptitle(f"E9: generation after generation ({seeds} seed{'s' if seeds > 1 else ''}; grey dashed: replace). "
+                 "Rows 2-4: the training English (rare: words seen once\nin the human English of the same lines; "
+                 "error: any E3 indicator)", fontsize=9)
+    table = pd.DataFrame({
+        "regime": intervals.regime, "generation": intervals.generation, "seeds": intervals.seeds,
+        "BLEU": [f"{r.bleu:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]" for r in intervals.itertuples()],
+        "MTLD": intervals.mtld.round(0), "vocabulary (equal tokens)": intervals.vocabulary.round(0),
+        "seen-once words kept (%)": (100 * intervals.tail_1).round(1),
+        "5-19x words kept (%)": (100 * intervals.tail_5_19).round(1),
+        "any error (%)": (100 * intervals.any_error).round(1), "length ratio": intervals.length_ratio.round(2),
+        "repeated 3-gram (%)": (100 * intervals.repeated_trigram).round(1)})
+    return save(fig, out) + write_table(table, table_out, digits=1)
+
+
 README_START = "<!-- results: written by `make figures` from paper/tables/readme_results.md; do not edit -->"
 README_END = "<!-- end of results -->"
 
 
 def results_block(table: pd.DataFrame, generators: pd.DataFrame, intervals: pd.DataFrame, findings_md: str,
-                  out: Path) -> list[Path]:
+                  out: Path, recursion_intervals: pd.DataFrame | None = None) -> list[Path]:
     """The README's results: BLEU per condition and size (seed mean, 95 % interval over test sentences and
     seeds), the generators' own BLEU, and each claim's verdict, all from the results tables."""
     students = table[table.kind == "student"]
@@ -201,7 +253,11 @@ def results_block(table: pd.DataFrame, generators: pd.DataFrame, intervals: pd.D
             f"above copying the German source ({copy.iloc[0]:.1f} BLEU; the floor is {floor:.1f}): a comparison it "
             f"wins, or calls even, decides nothing.\n\n" + "\n".join(lines) + "\n\n"
             f"E2, the generators' own quality on the test set: {gen}.\n\n"
-            "The claims (each decided by its Holm-corrected family of seed-pooled comparisons; the numbers are in "
+            + (f"E9, test BLEU generation after generation (generation 0 is E1's student; seeds pooled): "
+               + "; ".join(f"{regime} " + " → ".join(f"{b:.1f}" for b in rows.sort_values("generation").bleu)
+                           for regime, rows in recursion_intervals.groupby("regime", sort=False)) + ".\n\n"
+               if recursion_intervals is not None and len(recursion_intervals) else "")
+            + "The claims (each decided by its Holm-corrected family of seed-pooled comparisons; the numbers are in "
             "[paper/tables/findings.md](paper/tables/findings.md)):\n\n"
             + "".join(line.split(".**")[0] + ".**\n" for line in findings_md.splitlines() if line.startswith("- **")))
     md = out.with_suffix(".md")
@@ -218,6 +274,14 @@ def splice_readme(readme: Path, block: Path) -> None:
     _, tail = rest.split(README_END, 1)
     readme.write_text(head + README_START + "\n" + block.read_text(encoding="utf-8") + README_END + tail,
                       encoding="utf-8")
+
+
+def read_csv_or_empty(path: Path) -> pd.DataFrame:
+    """A table the collapse stage wrote; empty (no E9 run in the params) when it has no columns."""
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
 
 
 def main() -> None:
@@ -239,7 +303,8 @@ def main() -> None:
     # Each experiment is drawn from its own table; one that is missing (artefacts pulled in part, or results of
     # a run made before that experiment existed) is named and skipped, and the others are still drawn.
     missing = [p for p in (a.table, a.generators, a.errors, a.diversity, a.significance, INTERVALS_TABLE,
-                           QUALITY_SUMMARY) if not p.exists()]
+                           QUALITY_SUMMARY, chain.TABLE, chain.INTERVALS, chain.SIGNIFICANCE)
+               if not p.exists()]
     for p in missing:
         print(f"{p}: not found, its figures and tables are skipped (`dvc repro` or `make pull` makes it)",
               file=sys.stderr)
@@ -255,12 +320,20 @@ def main() -> None:
     paths += mitigations(table, a.out_dir / "mitigations", a.tables_dir / "mitigations")
     if a.significance not in missing:
         paths += significance(pd.read_csv(a.significance), a.tables_dir / "significance")
-    if not missing:
+    e9_tables = (chain.TABLE, chain.INTERVALS, chain.SIGNIFICANCE)
+    e9 = None
+    if not set(e9_tables) & set(missing):
+        e9 = [read_csv_or_empty(p) for p in e9_tables]
+        if len(e9[1]):
+            paths += recursion(e9[0], e9[1], a.out_dir / "recursion", a.tables_dir / "recursion")
+    if not set(missing) - set(e9_tables):
         paths += findings.write(table, pd.read_csv(a.generators), pd.read_csv(a.errors), pd.read_csv(a.diversity),
                                 json.loads(QUALITY_SUMMARY.read_text()), pd.read_csv(a.significance),
-                                pd.read_csv(INTERVALS_TABLE), a.tables_dir)
+                                pd.read_csv(INTERVALS_TABLE), a.tables_dir,
+                                recursion=(e9[1], e9[2]) if e9 else None)
         paths += results_block(table, pd.read_csv(a.generators), pd.read_csv(INTERVALS_TABLE),
-                               (a.tables_dir / "findings.md").read_text(encoding="utf-8"), a.tables_dir / "readme_results")
+                               (a.tables_dir / "findings.md").read_text(encoding="utf-8"), a.tables_dir / "readme_results",
+                               recursion_intervals=e9[1] if e9 else None)
     for p in paths:
         print(p)
 

@@ -224,6 +224,64 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
     return out
 
 
+def recursion_claims(intervals: pd.DataFrame, sig: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """E9's two claims, from the collapse stage's tables: (A) without real data, training generation after
+    generation on the previous generation's English loses BLEU (family E9-collapse: generation 0 against the last,
+    for each regime without real data); (B) keeping real data (accumulating it, or a share of it) limits the loss
+    (family E9-real-data at the last generation). How fast: the first generation significantly below generation
+    0. Diversity: MTLD and the share of the human English's words seen once that survive, with 95 % intervals
+    over seeds."""
+    if intervals.empty or sig.empty:
+        return []
+    last = int(intervals.generation.max())
+    collapse = sig[sig.family == "E9-collapse"]
+    real = sig[(sig.family == "E9-real-data") & (sig.b_generation == last)]
+    keeps = set(sig[sig.family == "E9-real-data"].a)
+    seeds = int(intervals.seeds.max())
+
+    def at(regime: str, generation: int) -> pd.Series:
+        return intervals[(intervals.regime == regime) & (intervals.generation == generation)].iloc[0]
+
+    def measure(r: pd.Series, m: str, fmt: str, scale: float = 1.0) -> str:
+        """'52 [47, 58]' (mean over seeds, 95 % t-interval over seeds; none with one seed)"""
+        low, high = r[f"{m}_low"], r[f"{m}_high"]
+        if scale == 100:  # a share: its t-interval clipped to [0, 1]
+            low, high = max(low, 0.0), min(high, 1.0)
+        ci = "" if pd.isna(low) else f" [{scale * low:{fmt}}, {scale * high:{fmt}}]"
+        return f"{scale * r[m]:{fmt}}{ci}"
+
+    def row(r) -> str:
+        return (f"{r.a} g{int(r.a_generation)} {r.a_bleu:.1f} vs {r.b} g{int(r.b_generation)} {r.b_bleu:.1f}: "
+                f"{r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}], $p_{{Holm}}$ {r.p_holm:.3f}, {r.outcome}")
+
+    texts, verdicts = [], []
+    for regime, rows in collapse.groupby("a", sort=False):
+        g = rows.sort_values("b_generation")
+        first = g[g.outcome == BETTER].b_generation.min()
+        final = g[g.b_generation == last]
+        if regime not in keeps and len(final):
+            verdicts.append(verdict(list(final.outcome)))
+        texts.append(f"{regime}: BLEU " + " → ".join(f"{at(regime, k).bleu:.1f}" for k in range(last + 1))
+                     + (f", first significantly below generation 0 at generation {int(first)}" if pd.notna(first)
+                        else ", never significantly below generation 0")
+                     + f"; MTLD {measure(at(regime, 0), 'mtld', '.0f')} → {measure(at(regime, last), 'mtld', '.0f')}"
+                     + "; words seen once in the human English of its lines still used: "
+                     + f"{measure(at(regime, 0), 'tail_1', '.0f', 100)}\\% → {measure(at(regime, last), 'tail_1', '.0f', 100)}\\%"
+                     + f" ({'; '.join(row(r) for r in g.itertuples())})")
+    out = [("E9, claim A: without real data, recursive training collapses", combine(verdicts),
+            f"Generation 0 is E1's student; each later generation a student of the same recipe trained on the "
+            f"previous generation's translations of German it never saw ({seeds} seed{'s' if seeds > 1 else ''}, "
+            f"intervals over test sentences and seeds; family E9-collapse, Holm, generation 0 against every later "
+            f"one). The verdict counts the regimes without real data at the last generation ({last}). "
+            + ". ".join(texts) + "." + left_out(collapse.outcome))]
+    if len(real):
+        out.append(("E9, claim B: keeping real data limits the collapse", verdict(list(real.outcome)),
+                    f"Family E9-real-data (Holm over every generation), at generation {last}: each regime that keeps "
+                    f"real data against each that does not. " + "; ".join(row(r) for r in real.itertuples())
+                    + "." + left_out(real.outcome)))
+    return out
+
+
 def latex(paragraphs: list[tuple[str, str, str]]) -> str:
     return "\n\n".join(f"\\paragraph{{{t} ({v}).}} {x}" for t, v, x in paragraphs) + "\n"
 
@@ -236,7 +294,8 @@ def markdown(paragraphs: list[tuple[str, str, str]]) -> str:
 
 
 def write(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
-          quality: dict, significance: pd.DataFrame, intervals: pd.DataFrame, tables_dir: Path) -> list[Path]:
+          quality: dict, significance: pd.DataFrame, intervals: pd.DataFrame, tables_dir: Path,
+          recursion: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> list[Path]:
     macros = tables_dir / "results.tex"
     body = "".join(f"\\expandafter\\def\\csname result@{k}\\endcsname{{{v}}}\n"
                    for k, v in numbers(bleu, generators, errors, diversity, quality, intervals).items())
@@ -245,6 +304,8 @@ def write(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, di
                       "\\else??\\fi}\n" + body, encoding="utf-8")
     copy_source = float(bleu[(bleu.kind == "baseline") & (bleu.condition == "copy_source")].bleu.iloc[0])
     paragraphs = claims(generators, errors, diversity, significance, intervals, copy_source)
+    if recursion is not None:
+        paragraphs += recursion_claims(*recursion)
     tex, md = tables_dir / "findings.tex", tables_dir / "findings.md"
     tex.write_text("% Generated by the figures stage from results/: do not edit.\n" + latex(paragraphs), encoding="utf-8")
     md.write_text(markdown(paragraphs), encoding="utf-8")

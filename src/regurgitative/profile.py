@@ -18,8 +18,9 @@ from .config import PARAMS
 
 PROFILES = Path("profiles")
 BASE = "default"
-# Mappings whose keys are names a profile may add (fairseq flags, mitigation conditions), not settings to check.
-OPEN = ("fairseq_args", "mitigations")
+# Mappings whose keys are names a profile may add (fairseq flags, mitigation conditions, E9 regimes), not settings
+# to check.
+OPEN = ("fairseq_args", "mitigations", "regimes")
 
 
 def merge(base: dict, overlay: dict) -> dict:
