@@ -255,7 +255,7 @@ def test_a_users_own_corpus_of_another_domain_runs_through_the_ci_profile(repo):
     test_de = lines(ding / "test.de")
     stats = json.loads((repo / "data/prepared/stats.json").read_text())
     assert stats["source"] == "files"
-    assert stats["test_pairs"] == len(test_de) == 120 and stats["valid_pairs"] == 50 and stats["pool_pairs"] == 360
+    assert stats["test_pairs"] == len(test_de) == 120 and stats["valid_pairs"] == 50 and stats["pool_pairs"] == 660
     assert lines(repo / "data/prepared/test.de") == test_de
     assert set(lines(repo / "data/prepared/pool.de")) <= set(lines(ding / "ding.de"))
     assert not set(lines(repo / "data/prepared/pool.de")) & set(test_de)
@@ -285,12 +285,13 @@ def test_a_corpus_outside_the_repository_is_a_dependency_of_prepare(repo, tmp_pa
 
 # ------------------------------------------------------------------------------------------------ E9
 def test_the_chain_trains_every_generation_of_every_regime_on_a_fresh_slice(repo):
-    p = yaml.safe_load((repo / "params.yaml").read_text())["recursion"]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    p, seeds = params["recursion"], params["grid"]["seeds"]
     size, start = p["size"], p["pool_start"]
     table = pd.read_csv(repo / "results/recursion.csv")
     generations = [0] + [link["generation"] for link in p["links"]]
     assert sorted(zip(table.regime, table.seed, table.generation)) == sorted(
-        (r, s, g) for r in p["regimes"] for s in p["seeds"] for g in generations)
+        (r, s, g) for r in p["regimes"] for s in seeds for g in generations)
     pool_de = lines(repo / "data/prepared/pool.de")
     for r in p["regimes"]:
         g0 = repo / "data/recursion" / r / "seed1" / "g0"
@@ -344,4 +345,4 @@ def test_a_longer_chain_runs_only_the_new_generation(repo):
     finally:
         params.write_text(original)
     assert {s for s in stages if s.startswith("recursion")} == {
-        f"recursion@{r}-1-link2" for r in ("replace", "accumulate", "keep-real")}, stages
+        f"recursion@{r}-{s}-link2" for r in ("replace", "accumulate", "keep-real") for s in (1, 2)}, stages

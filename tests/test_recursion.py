@@ -16,7 +16,7 @@ REGIMES = {"replace": {"accumulate": False, "real_share": 0.0},
 
 
 def params(size: int = 10, pool_start: int = 20, links: int = 2) -> dict:
-    return {"recursion": {"start": "real", "size": size, "seeds": [1], "pool_start": pool_start,
+    return {"grid": {"seeds": [1]}, "recursion": {"start": "real", "size": size, "pool_start": pool_start,
                           "regimes": REGIMES,
                           "links": [{"generation": k, "learns_from": k - 1} for k in range(1, links + 1)]}}
 

@@ -57,7 +57,7 @@ def chain(params: dict) -> list[tuple[str, int, int]]:
             raise ValueError(f"params.yaml: recursion.links[{k - 1}] is {dict(item)}; the links must run "
                              f"{{generation: 1, learns_from: 0}}, {{generation: 2, learns_from: 1}}, ... in order")
     regimes = list(param(params, "recursion.regimes") or {})
-    seeds = [int(s) for s in param(params, "recursion.seeds") or []]
+    seeds = [int(s) for s in param(params, "grid.seeds")]
     return [(r, s, g) for r in regimes for s in seeds for g in generations]
 
 

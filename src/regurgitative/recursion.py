@@ -115,8 +115,8 @@ def start(regime: str, seed: int) -> dict:
     student = model_dir(condition, size, seed)
     if not (student / "checkpoint_best.pt").exists():
         raise FileNotFoundError(f"{student}/checkpoint_best.pt: generation 0 is E1's student {condition} at "
-                                f"{size} pairs, seed {seed}; recursion.start, recursion.size and recursion.seeds "
-                                f"must name a run of the grid (grid.conditions, grid.train_sizes, grid.seeds)")
+                                f"{size} pairs, seed {seed}; recursion.start and recursion.size must name a run of "
+                                f"the grid (one of grid.conditions at one of grid.train_sizes)")
     pool = condition_pool(condition)
     german = scoring.read_lines(pool.with_suffix(f".{SRC}"))[:size]
     english = scoring.read_lines(pool.with_suffix(f".{TGT}"))[:size]
