@@ -310,7 +310,7 @@ def test_the_chain_trains_every_generation_of_every_regime_on_a_fresh_slice(repo
             assert generated == [e for e, o in zip(lines(prev / "next.en"), origin) if o != "real"]
             assert (d / "model/checkpoint_best.pt").exists() and (d / "model/train.sh").exists()
             assert not set(train_lines[-size:]) & set(range(size))  # never what generation 0 trained on
-    rows = table.set_index(["regime", "generation"])
+    rows = table[table.seed == 1].set_index(["regime", "generation"])
     assert list(rows.loc["accumulate"].train_pairs) == [size * (g + 1) for g in generations]
     assert list(rows.loc["replace"].train_pairs) == [size] * len(generations)
     assert rows.loc[("keep-real", 1)].real_share == pytest.approx(0.1)

@@ -84,7 +84,7 @@ def measure_link(regime: str, seed: int, generation: int, pool_en: list[str], cf
     human = [pool_en[int(i)] for i in read_lines(d / "train.line")]
     origin = read_lines(d / "train.origin")
     flags = [errors.indicators(en, de, ref, [], cfg) for en, de, ref in zip(english, german, human)]
-    rate = lambda k: float(np.mean([f[k] for f in flags]))  # noqa: E731
+    rate = lambda k: float(np.mean([f[k] for f in flags]))
     sents, refs = [tokenize(s) for s in english], [tokenize(s) for s in human]
     lengths, human_lengths = np.array([len(s) for s in sents]), np.array([len(s) for s in refs])
     row = {"regime": regime, "seed": seed, "generation": generation, "train_pairs": len(english),
@@ -144,16 +144,16 @@ def statistics(params: dict, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
             row[m], row[f"{m}_low"], row[f"{m}_high"] = over_seeds(rows[m])
         interval_rows.append(row)
     intervals = pd.DataFrame(interval_rows)
-    keeps_real = {r: (lambda c: c["accumulate"] or c["real_share"] > 0)(regime_config(params, r))
-                  for r in links.regime.unique()}
+    regimes = {r: regime_config(params, r) for r in links.regime.unique()}
+    keeps_real = {r: c["accumulate"] or c["real_share"] > 0 for r, c in regimes.items()}
     comparisons = []
     for (regime, generation) in groups:
         if generation > 0:
             comparisons.append(("E9-collapse", (regime, 0), (regime, generation)))
     for (regime, generation) in groups:
         if generation > 0 and keeps_real[regime]:
-            for other in keeps_real:
-                if not keeps_real[other] and (other, generation) in groups:
+            for other, other_keeps_real in keeps_real.items():
+                if not other_keeps_real and (other, generation) in groups:
                     comparisons.append(("E9-real-data", (regime, generation), (other, generation)))
     rows = []
     for family, a, b in comparisons:
@@ -164,7 +164,7 @@ def statistics(params: dict, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
     sig = pd.DataFrame(rows, columns=["family", "a", "a_generation", "b", "b_generation", "a_bleu", "b_bleu",
                                       "difference", "ci_low", "ci_high", "p_value", "a_learned", "b_learned"])
     sig["p_holm"] = np.nan
-    for _, index in sig.groupby("family").groups.items():
+    for index in sig.groupby("family").groups.values():
         sig.loc[index, "p_holm"] = stats.holm(list(sig.loc[index, "p_value"]))
     sig["outcome"] = [stats.outcome(r.difference, (r.ci_low, r.ci_high), r.p_holm, float(cfg["alpha"]),
                                     float(cfg["equivalence_margin"]), bool(r.a_learned), bool(r.b_learned))

@@ -17,8 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from . import chain  # noqa: E402
-from . import findings  # noqa: E402
+from . import chain, findings  # noqa: E402
 from .config import (DIVERSITY_TABLE, ERRORS_TABLE, FIGURES_DIR, GENERATORS_TABLE,  # noqa: E402
                      QUALITY_SUMMARY, SIGNIFICANCE_TABLE, TABLES_DIR)
 from .config import BLEU_TABLE as TABLE  # noqa: E402
@@ -253,7 +252,7 @@ def results_block(table: pd.DataFrame, generators: pd.DataFrame, intervals: pd.D
             f"above copying the German source ({copy.iloc[0]:.1f} BLEU; the floor is {floor:.1f}): a comparison it "
             f"wins, or calls even, decides nothing.\n\n" + "\n".join(lines) + "\n\n"
             f"E2, the generators' own quality on the test set: {gen}.\n\n"
-            + (f"E9, test BLEU generation after generation (generation 0 is E1's student; seeds pooled): "
+            + ("E9, test BLEU generation after generation (generation 0 is E1's student; seeds pooled): "
                + "; ".join(f"{regime} " + " → ".join(f"{b:.1f}" for b in rows.sort_values("generation").bleu)
                            for regime, rows in recursion_intervals.groupby("regime", sort=False)) + ".\n\n"
                if recursion_intervals is not None and len(recursion_intervals) else "")
