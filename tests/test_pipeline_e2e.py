@@ -346,3 +346,31 @@ def test_a_longer_chain_runs_only_the_new_generation(repo):
         params.write_text(original)
     assert {s for s in stages if s.startswith("recursion")} == {
         f"recursion@{r}-{s}-link2" for r in ("replace", "accumulate", "keep-real") for s in (1, 2)}, stages
+
+
+def test_the_llm_is_fine_tuned_on_every_condition_scored_tested_and_drawn(repo, tmp_path):
+    """E10 on the ci grid: SmolLM2 fine-tuned with LoRA on real, self and other English at two sizes."""
+    p = yaml.safe_load((repo / "params.yaml").read_text())["finetune"]
+    runs = pd.read_csv(repo / "results/finetune.csv")
+    assert len(runs) == 2 + len(p["conditions"]) * len(p["sizes"]) * len(p["seeds"])   # + base zero/few-shot
+    assert set(runs.role) == {"base", "real", "self", "other"}
+    for r in runs[runs.role != "base"].itertuples():
+        name = f"{r.condition}-{r.size}-seed{int(r.seed)}"
+        adapter = repo / "models/finetune" / name
+        training = json.loads((adapter / "training.json").read_text())
+        assert (adapter / "adapter_model.safetensors").stat().st_size > 100_000
+        assert training["seed"] == int(r.seed) and training["examples"] == r.size
+        assert training["hyperparameters"]["lora_r"] == p["local"].get("lora_r", 16)
+        assert {"torch", "transformers", "peft", "device"} <= set(training["environment"])
+        hyps = repo / "results/finetune" / name / "test.en"
+        refs = repo / "data/prepared/test.en"
+        assert len(lines(hyps)) == p["test_size"]
+        # BLEU is sacreBLEU's on the saved translations and the first test_size references
+        cut = tmp_path / "refs.en"
+        cut.write_text("".join(x + "\n" for x in lines(refs)[:p["test_size"]]), encoding="utf-8")
+        assert abs(sacrebleu_cli(cut, hyps)["bleu"] - r.bleu) < 0.01
+    sig = pd.read_csv(repo / "results/finetune-significance.csv")
+    assert set(sig.family) == {"E10-real", "E10-fraction", "E10-fine-tuning"}
+    assert (sig.p_holm >= sig.p_value).all()
+    assert (repo / "paper/figures/finetune.png").stat().st_size > 10_000
+    assert "E10, claim A" in (repo / "paper/tables/findings.md").read_text()

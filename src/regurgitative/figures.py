@@ -2,7 +2,8 @@
 (results/bleu.csv, generators.csv, errors.csv, diversity.csv, significance.csv, intervals.csv,
 quality.json), so it works without retraining and from pulled
 artefacts. One figure and one table per experiment: E1 bleu_vs_train_size, E2 generator_quality (table), E3
-errors, E4 diversity, E5-E8 mitigations, E9 recursion (results/recursion*.csv, from the collapse stage)."""
+errors, E4 diversity, E5-E8 mitigations, E9 recursion (results/recursion*.csv, from the collapse stage), E10
+fine-tuning (results/finetune*.csv, from the finetune-compare stage; skipped when E10 is switched off)."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from . import chain, findings  # noqa: E402
+from . import chain, finetune_compare, findings  # noqa: E402
 from .config import (DIVERSITY_TABLE, ERRORS_TABLE, FIGURES_DIR, GENERATORS_TABLE,  # noqa: E402
                      QUALITY_SUMMARY, SIGNIFICANCE_TABLE, TABLES_DIR)
 from .config import BLEU_TABLE as TABLE  # noqa: E402
@@ -224,12 +225,51 @@ def recursion(links: pd.DataFrame, intervals: pd.DataFrame, out: Path, table_out
     return save(fig, out) + write_table(table, table_out, digits=1)
 
 
+def finetune(runs: pd.DataFrame, intervals: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
+    """E10: the fine-tuned base LLM's BLEU against the fine-tuning size per condition (line: mean over seeds;
+    band: 95 % interval, test sentences and seeds resampled; dots: single seeds); the base model before
+    fine-tuning as horizontal lines (zero-shot dashed, few-shot solid grey); the dotted line is the floor a group
+    must clear to count as learned."""
+    tuned = intervals[intervals.role != "base"].copy()
+    tuned["label"] = [c if r == "real" else f"{c} ({r})" for c, r in zip(tuned.condition, tuned.role)]
+    labels = list(dict.fromkeys(tuned.label))
+    palette = dict(zip(labels, sns.color_palette(n_colors=len(labels))))
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label, iv in tuned.groupby("label", sort=False):
+        iv = iv.sort_values("size")
+        ax.plot(iv["size"], iv.bleu, marker="o", color=palette[label], label=label)
+        ax.fill_between(iv["size"], iv.ci_low, iv.ci_high, color=palette[label], alpha=0.2, lw=0)
+        seeds = runs[runs.condition == iv.condition.iloc[0]]
+        ax.scatter(seeds["size"], seeds.bleu, s=10, alpha=0.5, color=palette[label])
+    for r in intervals[intervals.role == "base"].itertuples():
+        ax.axhline(r.bleu, ls="--" if "zero" in r.condition else "-", lw=1, color="grey")
+        ax.annotate(f"{r.condition} ({r.bleu:.1f})", (0, r.bleu), xycoords=ax.get_yaxis_transform(), xytext=(4, 3),
+                    textcoords="offset points", fontsize=7, color="grey")
+    ax.axhline(intervals.floor.iloc[0], ls=":", lw=1, color="black")
+    ax.annotate("learned", (1, intervals.floor.iloc[0]), xycoords=ax.get_yaxis_transform(), xytext=(-30, 2),
+                textcoords="offset points", fontsize=7)
+    sizes = sorted(tuned["size"].unique())
+    ax.set_xticks(sizes, [f"{int(s):,}" for s in sizes])
+    seeds = int(tuned.seeds.max())
+    ax.set(xlabel="fine-tuning pairs", ylabel="BLEU (test)",
+           title=f"E10: the base LLM fine-tuned on real or generated English ({seeds} seed{'s' if seeds > 1 else ''})")
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=7)
+    table = pd.DataFrame({
+        "condition": intervals.condition, "role": intervals.role, "pairs": intervals["size"], "seeds": intervals.seeds,
+        "BLEU": [f"{r.bleu:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]" for r in intervals.itertuples()],
+        "learned": intervals.learned.map({True: "yes", False: "no"})})
+    return save(fig, out) + write_table(table, table_out, digits=1)
+
+
 README_START = "<!-- results: written by `make figures` from paper/tables/readme_results.md; do not edit -->"
 README_END = "<!-- end of results -->"
 
 
 def results_block(table: pd.DataFrame, generators: pd.DataFrame, intervals: pd.DataFrame, findings_md: str,
-                  out: Path, recursion_intervals: pd.DataFrame | None = None) -> list[Path]:
+                  out: Path, recursion_intervals: pd.DataFrame | None = None,
+                  finetune_intervals: pd.DataFrame | None = None) -> list[Path]:
     """The README's results: BLEU per condition and size (seed mean, 95 % interval over test sentences and
     seeds), the generators' own BLEU, and each claim's verdict, all from the results tables."""
     students = table[table.kind == "student"]
@@ -256,6 +296,13 @@ def results_block(table: pd.DataFrame, generators: pd.DataFrame, intervals: pd.D
                + "; ".join(f"{regime} " + " → ".join(f"{b:.1f}" for b in rows.sort_values("generation").bleu)
                            for regime, rows in recursion_intervals.groupby("regime", sort=False)) + ".\n\n"
                if recursion_intervals is not None and len(recursion_intervals) else "")
+            + ("E10, test BLEU of the base LLM fine-tuned on each condition (seeds pooled), by fine-tuning pairs: "
+               + "; ".join(f"{c} " + ", ".join(f"{b:.1f} ({int(n):,})" for n, b in zip(rows["size"], rows.bleu))
+                           for c, rows in finetune_intervals[finetune_intervals.role != "base"].sort_values("size")
+                           .groupby("condition", sort=False))
+               + "; before fine-tuning: " + ", ".join(f"{r.condition.removeprefix('base ')} {r.bleu:.1f}" for r in
+                                                      finetune_intervals[finetune_intervals.role == "base"].itertuples())
+               + ".\n\n" if finetune_intervals is not None and len(finetune_intervals) else "")
             + "The claims (each decided by its Holm-corrected family of seed-pooled comparisons; the numbers are in "
             "[paper/tables/findings.md](paper/tables/findings.md)):\n\n"
             + "".join(line.split(".**")[0] + ".**\n" for line in findings_md.splitlines() if line.startswith("- **")))
@@ -276,7 +323,8 @@ def splice_readme(readme: Path, block: Path) -> None:
 
 
 def read_csv_or_empty(path: Path) -> pd.DataFrame:
-    """A table the collapse stage wrote; empty (no E9 run in the params) when it has no columns."""
+    """A table the collapse or finetune-compare stage wrote; empty (no E9 run, E10 switched off) when it has no
+    columns."""
     try:
         return pd.read_csv(path)
     except pd.errors.EmptyDataError:
@@ -302,7 +350,8 @@ def main() -> None:
     # Each experiment is drawn from its own table; one that is missing (artefacts pulled in part, or results of
     # a run made before that experiment existed) is named and skipped, and the others are still drawn.
     missing = [p for p in (a.table, a.generators, a.errors, a.diversity, a.significance, INTERVALS_TABLE,
-                           QUALITY_SUMMARY, chain.TABLE, chain.INTERVALS, chain.SIGNIFICANCE)
+                           QUALITY_SUMMARY, chain.TABLE, chain.INTERVALS, chain.SIGNIFICANCE, finetune_compare.TABLE,
+                           finetune_compare.INTERVALS, finetune_compare.SIGNIFICANCE)
                if not p.exists()]
     for p in missing:
         print(f"{p}: not found, its figures and tables are skipped (`dvc repro` or `make pull` makes it)",
@@ -325,14 +374,22 @@ def main() -> None:
         e9 = [read_csv_or_empty(p) for p in e9_tables]
         if len(e9[1]):
             paths += recursion(e9[0], e9[1], a.out_dir / "recursion", a.tables_dir / "recursion")
-    if not set(missing) - set(e9_tables):
+    e10_tables = (finetune_compare.TABLE, finetune_compare.INTERVALS, finetune_compare.SIGNIFICANCE)
+    e10 = None
+    if not set(e10_tables) & set(missing):
+        e10 = [read_csv_or_empty(p) for p in e10_tables]
+        if len(e10[1]):
+            paths += finetune(e10[0], e10[1], a.out_dir / "finetune", a.tables_dir / "finetune")
+    if not set(missing) - set(e9_tables) - set(e10_tables):
         paths += findings.write(table, pd.read_csv(a.generators), pd.read_csv(a.errors), pd.read_csv(a.diversity),
                                 json.loads(QUALITY_SUMMARY.read_text()), pd.read_csv(a.significance),
                                 pd.read_csv(INTERVALS_TABLE), a.tables_dir,
-                                recursion=(e9[1], e9[2]) if e9 else None)
+                                recursion=(e9[1], e9[2]) if e9 else None,
+                                finetune=(e10[1], e10[2]) if e10 else None)
         paths += results_block(table, pd.read_csv(a.generators), pd.read_csv(INTERVALS_TABLE),
                                (a.tables_dir / "findings.md").read_text(encoding="utf-8"), a.tables_dir / "readme_results",
-                               recursion_intervals=e9[1] if e9 else None)
+                               recursion_intervals=e9[1] if e9 else None,
+                               finetune_intervals=e10[1] if e10 else None)
     for p in paths:
         print(p)
 
