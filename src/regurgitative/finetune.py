@@ -132,13 +132,14 @@ def _base_local(params: dict, generator: dict, payloads: dict[str, list[dict]]) 
     from . import finetune_local
     local = param(params, "finetune.local")
     gguf = llama_server.gguf_path(generator["model"])
+    model_id = f"gguf-sha256:{llama_server.file_sha256(gguf)}"
     (STATE / BASE).mkdir(parents=True, exist_ok=True)
     with ResponseCache(STATE / BASE / "responses.jsonl") as cache:
         model = tokenizer = None
         answers = {}
         for shots, bodies in payloads.items():
-            keys = [request_key({"backend": "transformers", "model": f"gguf-sha256:{llama_server.file_sha256(gguf)}",
-                                 **body, **generator["decoding"]}) for body in bodies] if bodies else []
+            keys = [request_key({"backend": "transformers", "model": model_id, **body, **generator["decoding"]})
+                    for body in bodies]
             missing = [i for i, k in enumerate(keys) if k not in cache]
             if missing:
                 if model is None:
