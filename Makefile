@@ -121,6 +121,7 @@ test-fast: $(STAMP) ## run the unit tier only: no server, no training, no LLM (s
 	$(BIN)/python -m pytest -m unit
 
 figures: $(STAMP) ## redraw every figure and table of paper/ from the results tables (no training); README's results
+	$(BIN)/python -m regurgitative.findings
 	$(BIN)/python -m regurgitative.figures
 	$(BIN)/python -m regurgitative.figures --readme README.md
 

@@ -35,7 +35,7 @@ def copy_worktree(root: Path, profile: str = "ci") -> Path:
         if src.is_file():  # skip files deleted in the working tree
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, root / name)
-    for tracked_output in ("results", "paper/figures", "paper/tables"):  # start from nothing the pipeline makes
+    for tracked_output in ("results", "paper/figures", "paper/tables", "paper/findings"):  # start from nothing the pipeline makes
         shutil.rmtree(root / tracked_output, ignore_errors=True)
     run([*GIT, "init", "-q"], root)
     run([BIN / "python", "-m", "regurgitative.profile", profile], root)
@@ -50,8 +50,18 @@ def build(root: Path) -> Path:
     copy_worktree(root)
     start = time.perf_counter()
     # Every stage records the params keys it reads (tests/test_dvc_deps.py checks them against dvc.lock).
-    run([BIN / "dvc", "repro"], root, env={RECORD_PARAMS_ENV: str(root / "logs" / "params-read")},
-        timeout=2400)  # minutes alone; far more on a shared machine
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(root / "src"),
+           RECORD_PARAMS_ENV: str(root / "logs" / "params-read")}
+    log = root / "logs" / "ci-repro.log"  # every line stamped with its second: where the ci run's minutes go
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out, subprocess.Popen([BIN / "dvc", "repro"], cwd=root, env=env, text=True,
+                                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        for line in proc.stdout:
+            out.write(f"{time.perf_counter() - start:8.1f} {line}")
+            if time.perf_counter() - start > 2400:  # minutes alone; far more on a shared machine
+                proc.kill()
+    if proc.returncode != 0:
+        raise AssertionError(f"dvc repro failed ({proc.returncode}):\n{log.read_text()[-8000:]}")
     print(f"ci profile: dvc repro took {time.perf_counter() - start:.0f} s")
     # Committed, so that clones get dvc.lock and the tables (later tests may leave the work tree dirty).
     run([*GIT, "add", "-A"], root)

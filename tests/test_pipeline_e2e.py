@@ -210,7 +210,7 @@ def test_error_rates_diversity_and_significance_cover_every_condition(repo):
     assert (significance.a_seeds == 2).all()   # one test per comparison, the seeds pooled
     intervals = pd.read_csv(repo / "results/intervals.csv")
     assert {(c, n) for c, n, _ in grid(repo)} == set(zip(intervals.condition, intervals.train_size))
-    findings = (repo / "paper/tables/findings.tex").read_text()
+    findings = (repo / "paper/findings/findings.tex").read_text()
     assert "Claim 1" in findings and "Claim 5" in findings
     # a difference decides only when the group ahead learned, equivalence only when both did
     ahead = significance.a_learned.where(significance.difference > 0, significance.b_learned).astype(bool)
@@ -223,7 +223,7 @@ def test_error_rates_diversity_and_significance_cover_every_condition(repo):
     if not intervals.learned.astype(bool).any():
         # students that do not learn decide no claim about students (4a and 4b are about data)
         assert all(v == "inconclusive" for c, v in verdicts.items() if not c.startswith("Claim 4")), verdicts
-    assert "\\csname result@bleu/real/200\\endcsname" in (repo / "paper/tables/results.tex").read_text()
+    assert "\\csname result@bleu/real/200\\endcsname" in (repo / "paper/findings/results.tex").read_text()
 
 
 def test_adding_a_mitigation_condition_retrains_nothing_that_exists(repo):
@@ -330,7 +330,7 @@ def test_the_chain_is_scored_tested_and_drawn(repo):
     assert (sig.p_holm >= sig.p_value).all()
     assert (repo / "paper/figures/recursion.png").stat().st_size > 10_000
     assert "keep-real" in (repo / "paper/tables/recursion.md").read_text()
-    findings = (repo / "paper/tables/findings.md").read_text()
+    findings = (repo / "paper/findings/findings.md").read_text()
     assert "E9, claim A" in findings and "E9, claim B" in findings
 
 
@@ -339,13 +339,14 @@ def test_a_longer_chain_runs_only_the_new_generation(repo):
     original = params.read_text()
     try:
         p = yaml.safe_load(original)
-        p["recursion"]["links"].append({"generation": 3, "learns_from": 2})
+        last = len(p["recursion"]["links"])
+        p["recursion"]["links"].append({"generation": last + 1, "learns_from": last})
         params.write_text(yaml.safe_dump(p, sort_keys=False))
         stages = set(json.loads(run([BIN / "dvc", "status", "--json"], repo).stdout))
     finally:
         params.write_text(original)
     assert {s for s in stages if s.startswith("recursion")} == {
-        f"recursion@{r}-{s}-link2" for r in ("replace", "accumulate", "keep-real") for s in (1, 2)}, stages
+        f"recursion@{r}-{s}-link{last}" for r in ("replace", "accumulate", "keep-real") for s in (1, 2)}, stages
 
 
 def test_the_llm_is_fine_tuned_on_every_condition_scored_tested_and_drawn(repo, tmp_path):
@@ -373,4 +374,4 @@ def test_the_llm_is_fine_tuned_on_every_condition_scored_tested_and_drawn(repo, 
     assert set(sig.family) == {"E10-real", "E10-fraction", "E10-fine-tuning"}
     assert (sig.p_holm >= sig.p_value).all()
     assert (repo / "paper/figures/finetune.png").stat().st_size > 10_000
-    assert "E10, claim A" in (repo / "paper/tables/findings.md").read_text()
+    assert "E10, claim A" in (repo / "paper/findings/findings.md").read_text()

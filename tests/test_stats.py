@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pandas as pd
 import pytest
 from sacrebleu.metrics import BLEU
 
@@ -73,6 +74,18 @@ def test_seed_variance_widens_the_interval():
 def test_holm_adjusts_step_down():
     assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert stats.holm([]) == []
+
+
+def test_each_family_is_corrected_on_its_own_and_decided():
+    """Holm within a family, never across: 0.02 survives alone in its family and not among three."""
+    table = pd.DataFrame({"family": ["A", "B", "B", "B"], "difference": [2.0, 2.0, -2.0, 0.1],
+                          "ci_low": [0.5, 0.5, -3.5, -0.2], "ci_high": [3.5, 3.5, -0.5, 0.4],
+                          "p_value": [0.02, 0.02, 0.01, 0.6], "a_learned": True, "b_learned": True})
+    decided = stats.decide(table, alpha=0.05, margin=0.5)
+    assert list(decided.p_holm) == pytest.approx([0.02, 0.04, 0.03, 0.6])
+    assert list(decided.outcome) == [stats.BETTER, stats.BETTER, stats.WORSE, stats.EQUIVALENT]
+    assert "p_holm" not in table.columns  # the caller's table is left as it was
+    assert stats.decide(table.iloc[:0], 0.05, 0.5).empty
 
 
 @pytest.mark.parametrize("difference, ci, p, a_learned, b_learned, expected", [

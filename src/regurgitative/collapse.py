@@ -163,13 +163,7 @@ def statistics(params: dict, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.Data
                      "a_learned": stats.learned(ga, floor), "b_learned": stats.learned(gb, floor)})
     sig = pd.DataFrame(rows, columns=["family", "a", "a_generation", "b", "b_generation", "a_bleu", "b_bleu",
                                       "difference", "ci_low", "ci_high", "p_value", "a_learned", "b_learned"])
-    sig["p_holm"] = np.nan
-    for index in sig.groupby("family").groups.values():
-        sig.loc[index, "p_holm"] = stats.holm(list(sig.loc[index, "p_value"]))
-    sig["outcome"] = [stats.outcome(r.difference, (r.ci_low, r.ci_high), r.p_holm, float(cfg["alpha"]),
-                                    float(cfg["equivalence_margin"]), bool(r.a_learned), bool(r.b_learned))
-                      for r in sig.itertuples()]
-    return intervals, sig
+    return intervals, stats.decide(sig, float(cfg["alpha"]), float(cfg["equivalence_margin"]))
 
 
 def main() -> None:

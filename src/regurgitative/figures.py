@@ -7,22 +7,17 @@ fine-tuning (results/finetune*.csv, from the finetune-compare stage; skipped whe
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 
-from . import chain, finetune_compare, findings  # noqa: E402
-from .config import (DIVERSITY_TABLE, ERRORS_TABLE, FIGURES_DIR, GENERATORS_TABLE,  # noqa: E402
-                     QUALITY_SUMMARY, SIGNIFICANCE_TABLE, TABLES_DIR)
-from .config import BLEU_TABLE as TABLE  # noqa: E402
-from .significance import INTERVALS as INTERVALS_TABLE  # noqa: E402
+from . import results
+from .config import FIGURES_DIR, TABLES_DIR
 
 
 def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:
@@ -304,7 +299,7 @@ def results_block(table: pd.DataFrame, generators: pd.DataFrame, intervals: pd.D
                                                       finetune_intervals[finetune_intervals.role == "base"].itertuples())
                + ".\n\n" if finetune_intervals is not None and len(finetune_intervals) else "")
             + "The claims (each decided by its Holm-corrected family of seed-pooled comparisons; the numbers are in "
-            "[paper/tables/findings.md](paper/tables/findings.md)):\n\n"
+            "[paper/findings/findings.md](paper/findings/findings.md)):\n\n"
             + "".join(line.split(".**")[0] + ".**\n" for line in findings_md.splitlines() if line.startswith("- **")))
     md = out.with_suffix(".md")
     md.write_text(text, encoding="utf-8")
@@ -322,23 +317,9 @@ def splice_readme(readme: Path, block: Path) -> None:
                       encoding="utf-8")
 
 
-def read_csv_or_empty(path: Path) -> pd.DataFrame:
-    """A table the collapse or finetune-compare stage wrote; empty (no E9 run, E10 switched off) when it has no
-    columns."""
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--readme", type=Path, help="only put paper/tables/readme_results.md into this README (no redraw)")
-    ap.add_argument("--table", type=Path, default=TABLE)
-    ap.add_argument("--generators", type=Path, default=GENERATORS_TABLE)
-    ap.add_argument("--errors", type=Path, default=ERRORS_TABLE)
-    ap.add_argument("--diversity", type=Path, default=DIVERSITY_TABLE)
-    ap.add_argument("--significance", type=Path, default=SIGNIFICANCE_TABLE)
     ap.add_argument("--out-dir", type=Path, default=FIGURES_DIR)
     ap.add_argument("--tables-dir", type=Path, default=TABLES_DIR)
     a = ap.parse_args()
@@ -347,49 +328,26 @@ def main() -> None:
         return
     a.out_dir.mkdir(parents=True, exist_ok=True)
     a.tables_dir.mkdir(parents=True, exist_ok=True)
-    # Each experiment is drawn from its own table; one that is missing (artefacts pulled in part, or results of
-    # a run made before that experiment existed) is named and skipped, and the others are still drawn.
-    missing = [p for p in (a.table, a.generators, a.errors, a.diversity, a.significance, INTERVALS_TABLE,
-                           QUALITY_SUMMARY, chain.TABLE, chain.INTERVALS, chain.SIGNIFICANCE, finetune_compare.TABLE,
-                           finetune_compare.INTERVALS, finetune_compare.SIGNIFICANCE)
-               if not p.exists()]
-    for p in missing:
-        print(f"{p}: not found, its figures and tables are skipped (`dvc repro` or `make pull` makes it)",
-              file=sys.stderr)
-    table = pd.read_csv(a.table)
-    if "experiment" not in table.columns:  # a table from before E5-E8: every student is E1
-        table["experiment"] = "E1"
-    paths = bleu_vs_train_size(table, a.out_dir / "bleu_vs_train_size")
-    paths += generator_quality(pd.read_csv(a.generators), a.tables_dir / "generator_quality")
-    if a.errors not in missing:
-        paths += error_rates(pd.read_csv(a.errors), a.out_dir / "errors", a.tables_dir / "errors")
-    if a.diversity not in missing:
-        paths += lexical_diversity(pd.read_csv(a.diversity), a.out_dir / "diversity", a.tables_dir / "diversity")
-    paths += mitigations(table, a.out_dir / "mitigations", a.tables_dir / "mitigations")
-    if a.significance not in missing:
-        paths += significance(pd.read_csv(a.significance), a.tables_dir / "significance")
-    e9_tables = (chain.TABLE, chain.INTERVALS, chain.SIGNIFICANCE)
-    e9 = None
-    if not set(e9_tables) & set(missing):
-        e9 = [read_csv_or_empty(p) for p in e9_tables]
-        if len(e9[1]):
-            paths += recursion(e9[0], e9[1], a.out_dir / "recursion", a.tables_dir / "recursion")
-    e10_tables = (finetune_compare.TABLE, finetune_compare.INTERVALS, finetune_compare.SIGNIFICANCE)
-    e10 = None
-    if not set(e10_tables) & set(missing):
-        e10 = [read_csv_or_empty(p) for p in e10_tables]
-        if len(e10[1]):
-            paths += finetune(e10[0], e10[1], a.out_dir / "finetune", a.tables_dir / "finetune")
-    if not set(missing) - set(e9_tables) - set(e10_tables):
-        paths += findings.write(table, pd.read_csv(a.generators), pd.read_csv(a.errors), pd.read_csv(a.diversity),
-                                json.loads(QUALITY_SUMMARY.read_text()), pd.read_csv(a.significance),
-                                pd.read_csv(INTERVALS_TABLE), a.tables_dir,
-                                recursion=(e9[1], e9[2]) if e9 else None,
-                                finetune=(e10[1], e10[2]) if e10 else None)
-        paths += results_block(table, pd.read_csv(a.generators), pd.read_csv(INTERVALS_TABLE),
-                               (a.tables_dir / "findings.md").read_text(encoding="utf-8"), a.tables_dir / "readme_results",
-                               recursion_intervals=e9[1] if e9 else None,
-                               finetune_intervals=e10[1] if e10 else None)
+    # Each experiment is drawn from its own table; one that is missing is named and skipped, the others drawn.
+    t = results.load("figures")
+    paths = bleu_vs_train_size(t["bleu"], a.out_dir / "bleu_vs_train_size")
+    paths += generator_quality(t["generators"], a.tables_dir / "generator_quality")
+    if "errors" in t:
+        paths += error_rates(t["errors"], a.out_dir / "errors", a.tables_dir / "errors")
+    if "diversity" in t:
+        paths += lexical_diversity(t["diversity"], a.out_dir / "diversity", a.tables_dir / "diversity")
+    paths += mitigations(t["bleu"], a.out_dir / "mitigations", a.tables_dir / "mitigations")
+    if "significance" in t:
+        paths += significance(t["significance"], a.tables_dir / "significance")
+    if (e9 := results.experiment(t, results.E9)) and len(e9[1]):
+        paths += recursion(e9[0], e9[1], a.out_dir / "recursion", a.tables_dir / "recursion")
+    if (e10 := results.experiment(t, results.E10)) and len(e10[1]):
+        paths += finetune(e10[0], e10[1], a.out_dir / "finetune", a.tables_dir / "finetune")
+    findings_md = results.FINDINGS_DIR / "findings.md"  # the findings stage's verdicts, quoted in the README
+    if "intervals" in t and findings_md.exists():
+        paths += results_block(t["bleu"], t["generators"], t["intervals"], findings_md.read_text(encoding="utf-8"),
+                               a.tables_dir / "readme_results",
+                               recursion_intervals=e9[1] if e9 else None, finetune_intervals=e10[1] if e10 else None)
     for p in paths:
         print(p)
 

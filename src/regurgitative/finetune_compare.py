@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 
 from . import stats
@@ -101,13 +100,7 @@ def statistics(params: dict, runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
                      "b_bleu": gb.bleu, **stats.compare(ga, gb), "a_learned": stats.learned(ga, floor),
                      "b_learned": stats.learned(gb, floor)})
     sig = pd.DataFrame(rows, columns=SIG_COLUMNS[:-2])
-    sig["p_holm"] = np.nan
-    for index in sig.groupby("family").groups.values():
-        sig.loc[index, "p_holm"] = stats.holm(list(sig.loc[index, "p_value"]))
-    sig["outcome"] = [stats.outcome(r.difference, (r.ci_low, r.ci_high), r.p_holm, float(sig_cfg["alpha"]),
-                                    float(sig_cfg["equivalence_margin"]), bool(r.a_learned), bool(r.b_learned))
-                      for r in sig.itertuples()]
-    return pd.DataFrame(interval_rows), sig
+    return pd.DataFrame(interval_rows), stats.decide(sig, float(sig_cfg["alpha"]), float(sig_cfg["equivalence_margin"]))
 
 
 def main() -> None:

@@ -99,12 +99,7 @@ def main() -> None:
         a, b = by_group[(r["a"], r["a_size"])], by_group[(r["b"], r["b_size"])]
         r.update(a_bleu=a.bleu, b_bleu=b.bleu, **stats.compare(a, b), a_learned=learned[(r["a"], r["a_size"])],
                  b_learned=learned[(r["b"], r["b_size"])], a_seeds=len(a.per_seed), b_seeds=len(b.per_seed))
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    for _, index in table.groupby("family").groups.items():
-        table.loc[index, "p_holm"] = stats.holm(list(table.loc[index, "p_value"]))
-    table["outcome"] = [stats.outcome(r.difference, (r.ci_low, r.ci_high), r.p_holm, float(cfg["alpha"]),
-                                      float(cfg["equivalence_margin"]), bool(r.a_learned), bool(r.b_learned))
-                        for r in table.itertuples()]
+    table = stats.decide(pd.DataFrame(rows, columns=COLUMNS), float(cfg["alpha"]), float(cfg["equivalence_margin"]))
     TABLE.parent.mkdir(parents=True, exist_ok=True)
     table.round(6).to_csv(TABLE, index=False)
     intervals = pd.DataFrame([{"condition": c, "train_size": n, "seeds": len(g.per_seed), "bleu": g.bleu,

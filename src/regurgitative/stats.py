@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sacrebleu.metrics import BLEU
 from statsmodels.stats.multitest import multipletests
 
@@ -130,6 +131,18 @@ def outcome(difference: float, ci: tuple[float, float], p_adjusted: float, alpha
     if -margin < ci[0] and ci[1] < margin:
         return EQUIVALENT
     return UNDECIDED
+
+
+def decide(table: pd.DataFrame, alpha: float, margin: float) -> pd.DataFrame:
+    """A table of comparisons (family, difference, ci_low, ci_high, p_value, a_learned, b_learned) with Holm's
+    correction within each family (p_holm) and each comparison's outcome added: how every stage decides."""
+    table = table.copy()
+    table["p_holm"] = np.nan
+    for index in table.groupby("family").groups.values():
+        table.loc[index, "p_holm"] = holm(list(table.loc[index, "p_value"]))
+    table["outcome"] = [outcome(r.difference, (r.ci_low, r.ci_high), r.p_holm, alpha, margin, bool(r.a_learned),
+                                bool(r.b_learned)) for r in table.itertuples()]
+    return table
 
 
 def learned(group: Group, floor: float) -> bool:
