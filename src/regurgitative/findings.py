@@ -61,12 +61,15 @@ def left_out(outcomes) -> str:
     return f" Left out of the verdict for want of learning: {k} of {len(outcomes)} comparisons." if k else ""
 
 
-def describe_row(r: pd.Series, a: str | None = None, b: str | None = None) -> str:
-    """'real (2,000) 6.2 vs gemma3-270m (2,000) 3.4: +2.9 [1.6, 4.2], p_Holm 0.004, better'"""
+def describe_row(r: pd.Series, a: str | None = None, b: str | None = None, by: str = "size") -> str:
+    """'real (2,000) 6.2 vs gemma3-270m (2,000) 3.4: +2.9 [1.6, 4.2], p_Holm 0.004, significant'; with
+    by="generation" (E9) each side is 'replace g2'."""
     why = {NOT_LEARNED: "not learned: the group ahead, or one of two alike, is not clearly above copying the source",
            UNDECIDED: "undecided", EQUIVALENT: "equivalent", BETTER: "significant", WORSE: "significant, reversed"}
-    return (f"{a or r.a} ({int(r.a_size):,}) {r.a_bleu:.1f} vs {b or r.b} ({int(r.b_size):,}) {r.b_bleu:.1f}: "
-            f"{r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}], $p_{{Holm}}$ {r.p_holm:.3f}, {why[r.outcome]}")
+    at = {"size": lambda k: f" ({int(k):,})", "generation": lambda k: f" g{int(k)}"}[by]
+    return (f"{a or r.a}{at(getattr(r, f'a_{by}'))} {r.a_bleu:.1f} vs {b or r.b}{at(getattr(r, f'b_{by}'))} "
+            f"{r.b_bleu:.1f}: {r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}], $p_{{Holm}}$ {r.p_holm:.3f}, "
+            f"{why[r.outcome]}")
 
 
 def numbers(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
@@ -253,10 +256,6 @@ def recursion_claims(intervals: pd.DataFrame, sig: pd.DataFrame) -> list[tuple[s
         ci = "" if pd.isna(low) else f" [{scale * low:{fmt}}, {scale * high:{fmt}}]"
         return f"{scale * r[m]:{fmt}}{ci}"
 
-    def row(r) -> str:
-        return (f"{r.a} g{int(r.a_generation)} {r.a_bleu:.1f} vs {r.b} g{int(r.b_generation)} {r.b_bleu:.1f}: "
-                f"{r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}], $p_{{Holm}}$ {r.p_holm:.3f}, {r.outcome}")
-
     texts, verdicts = [], []
     for regime, rows in collapse.groupby("a", sort=False):
         g = rows.sort_values("b_generation")
@@ -270,7 +269,7 @@ def recursion_claims(intervals: pd.DataFrame, sig: pd.DataFrame) -> list[tuple[s
                      + f"; MTLD {measure(at(regime, 0), 'mtld', '.0f')} → {measure(at(regime, last), 'mtld', '.0f')}"
                      + "; words seen once in the human English of its lines still used: "
                      + f"{measure(at(regime, 0), 'tail_1', '.0f', 100)}\\% → {measure(at(regime, last), 'tail_1', '.0f', 100)}\\%"
-                     + f" ({'; '.join(row(r) for r in g.itertuples())})")
+                     + f" ({'; '.join(describe_row(r, by='generation') for r in g.itertuples())})")
     out = [("E9, claim A: without real data, recursive training collapses", combine(verdicts),
             f"Generation 0 is E1's student; each later generation a student of the same recipe trained on the "
             f"previous generation's translations of German it never saw ({seeds} seed{'s' if seeds > 1 else ''}, "
@@ -280,7 +279,7 @@ def recursion_claims(intervals: pd.DataFrame, sig: pd.DataFrame) -> list[tuple[s
     if len(real):
         out.append(("E9, claim B: keeping real data limits the collapse", verdict(list(real.outcome)),
                     f"Family E9-real-data (Holm over every generation), at generation {last}: each regime that keeps "
-                    f"real data against each that does not. " + "; ".join(row(r) for r in real.itertuples())
+                    f"real data against each that does not. " + "; ".join(describe_row(r, by="generation") for r in real.itertuples())
                     + "." + left_out(real.outcome)))
     return out
 
