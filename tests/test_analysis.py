@@ -307,3 +307,29 @@ def test_a_claim_with_no_comparison_that_can_decide_is_inconclusive():
 def test_a_mitigation_that_does_not_significantly_help(outcome, verdict):
     text = findings.markdown(findings.claims(*_tables(mitigation_vs_llm=outcome)))
     assert f"**Claim 5: mitigations help without closing the gap: {verdict}.**" in text
+
+
+def test_the_report_reads_what_exists_names_what_is_missing_and_an_experiment_that_did_not_run(
+        tmp_path, monkeypatch, capsys):
+    """results.load, what findings and figures read: a missing table is named and left out (a partial pull), an
+    E10 table without columns (E10 switched off) reads as empty, a BLEU table from before E5-E8 is all E1."""
+    from regurgitative import results
+    (tmp_path / "bleu.csv").write_text("condition,train_size,seed,bleu\nreal,100,1,5.0\n")
+    (tmp_path / "quality.json").write_text('{"agreement": {}}')
+    for name in ("finetune.csv", "finetune-intervals.csv", "finetune-significance.csv"):
+        (tmp_path / name).write_text("\n")
+    monkeypatch.setattr(results, "CORE", {"bleu": tmp_path / "bleu.csv", "quality": tmp_path / "quality.json",
+                                          "errors": tmp_path / "errors.csv"})
+    monkeypatch.setattr(results, "E9", {"recursion": tmp_path / "recursion.csv",
+                                        "recursion_intervals": tmp_path / "recursion-intervals.csv"})
+    monkeypatch.setattr(results, "E10", {"finetune": tmp_path / "finetune.csv",
+                                         "finetune_intervals": tmp_path / "finetune-intervals.csv",
+                                         "finetune_significance": tmp_path / "finetune-significance.csv"})
+    tables = results.load("figures")
+    assert set(tables) == {"bleu", "quality", "finetune", "finetune_intervals", "finetune_significance"}
+    assert list(tables["bleu"].experiment) == ["E1"] and tables["quality"] == {"agreement": {}}
+    missing = capsys.readouterr().err
+    assert all(f"{tmp_path / n}: not found, figures skips" in missing
+               for n in ("errors.csv", "recursion.csv", "recursion-intervals.csv"))
+    assert results.experiment(tables, results.E9) is None
+    assert [t.empty for t in results.experiment(tables, results.E10)] == [True, True, True]
