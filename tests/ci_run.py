@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -15,11 +16,15 @@ from regurgitative.config import RECORD_PARAMS_ENV
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "-c", "init.defaultBranch=main"]
 
 
+def environment(cwd: Path, env: dict | None = None) -> dict:
+    """The venv on PATH and the copy's own sources importable."""
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(cwd / "src"),
+            **(env or {})}
+
+
 def run(cmd: list, cwd: Path, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
-    """Run a command with the venv on PATH and the copy's own sources importable; fail with its output."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(cwd / "src"),
-           **(env or {})}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=True, **kw)
+    """Run a command in `environment`; fail with its output."""
+    proc = subprocess.run(cmd, cwd=cwd, env=environment(cwd, env), text=True, capture_output=True, **kw)
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
@@ -50,16 +55,16 @@ def build(root: Path) -> Path:
     copy_worktree(root)
     start = time.perf_counter()
     # Every stage records the params keys it reads (tests/test_dvc_deps.py checks them against dvc.lock).
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(root / "src"),
-           RECORD_PARAMS_ENV: str(root / "logs" / "params-read")}
+    env = environment(root, {RECORD_PARAMS_ENV: str(root / "logs" / "params-read")})
     log = root / "logs" / "ci-repro.log"  # every line stamped with its second: where the ci run's minutes go
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out, subprocess.Popen([BIN / "dvc", "repro"], cwd=root, env=env, text=True,
                                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+        timer = threading.Timer(2400, proc.kill)  # minutes alone; far more on a shared machine
+        timer.start()
         for line in proc.stdout:
             out.write(f"{time.perf_counter() - start:8.1f} {line}")
-            if time.perf_counter() - start > 2400:  # minutes alone; far more on a shared machine
-                proc.kill()
+        timer.cancel()
     if proc.returncode != 0:
         raise AssertionError(f"dvc repro failed ({proc.returncode}):\n{log.read_text()[-8000:]}")
     print(f"ci profile: dvc repro took {time.perf_counter() - start:.0f} s")
