@@ -13,12 +13,19 @@ import ci_run as _ci_run  # noqa: E402
 TIERS = ("unit", "integration", "e2e", "remote")
 
 
+def tier(item) -> list[str]:
+    return sorted({m.name for m in item.iter_markers() if m.name in TIERS})
+
+
 def pytest_collection_modifyitems(config, items):
-    wrong = [f"{item.nodeid}: {tiers or 'no tier'}" for item in items
-             if len(tiers := sorted({m.name for m in item.iter_markers() if m.name in TIERS})) != 1]
+    wrong = [f"{item.nodeid}: {tiers or 'no tier'}" for item in items if len(tiers := tier(item)) != 1]
     if wrong:
         raise pytest.UsageError("each test needs exactly one of the markers " + ", ".join(TIERS) + ":\n  "
                                 + "\n  ".join(wrong))
+    # Tier by tier, in TIERS' order (file order within a tier): the seconds-long tiers report first. The ci run
+    # is not built in the background meanwhile: two llama.cpp servers on 2 cores (the ci run's and an
+    # integration test's) spin-wait against each other, and a test that times a dying server failed that way.
+    items.sort(key=lambda item: TIERS.index(tier(item)[0]))
 
 
 @pytest.fixture(scope="session")
