@@ -27,16 +27,14 @@ def fairseq_flags(args: dict) -> list[str]:
 
 
 def resolve_device(device: str) -> str:
-    if device not in ("cpu", "cuda", "auto"):
-        raise ValueError(f"params.yaml: train.device must be cpu, cuda or auto, not {device!r}")
-    if device == "cpu":  # torch is not imported for nothing: it costs seconds in every student's stage
-        return device
     import torch
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if not torch.cuda.is_available():
+    if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("params.yaml: train.device is 'cuda' but torch sees no GPU; use the default profile "
                            "on a CPU machine (`make profile PROFILE=default`) or set train.device: cpu")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"params.yaml: train.device must be cpu, cuda or auto, not {device!r}")
     return device
 
 
