@@ -96,6 +96,14 @@ def test_length_robust_measures_by_hand():
     assert m["mtld"] == pytest.approx(4.0) and m["tokens"] == 4
 
 
+def test_a_text_without_a_word_has_undefined_measures_not_an_error():
+    # an E9 generation that collapsed to punctuation: its tokens are none (the ci run's chain once made one)
+    assert diversity.tokenize(". . , !") == []
+    m = {**diversity.count_measures([[], []], budget=0), **diversity.length_robust_measures([], 100, 0.72)}
+    assert m["tokens"] == m["sample_tokens"] == m["vocabulary"] == 0
+    assert all(np.isnan(m[k]) for k in ("ttr", "hapax_share", "distinct_2", "mattr", "mtld"))
+
+
 def test_a_repetitive_text_is_less_diverse_on_every_measure():
     varied = [diversity.tokenize(s) for s in ("Open the file menu.", "Choose a new template.",
                                               "Press enter to confirm.", "Select all rows here.")] * 5

@@ -110,7 +110,9 @@ def table(params: dict) -> pd.DataFrame:
         sentences.append(sents)
     if not rows:
         return pd.DataFrame(columns=["regime", "seed", "generation", *MEASURES])
-    budget = min(sum(map(len, s)) for s in sentences)
+    # the same number of tokens for every generation, as many as the shortest has (one with none at all is left
+    # out: its count measures are undefined, not zero for everyone)
+    budget = min((n for s in sentences if (n := sum(map(len, s)))), default=0)
     rng_seed = int(param(params, "diversity.seed"))
     for row, sents in zip(rows, sentences):
         order = np.random.default_rng(rng_seed).permutation(len(sents))

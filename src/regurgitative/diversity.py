@@ -40,6 +40,7 @@ from .config import condition_pool, grid_sizes, load_params, param
 from .scoring import read_lines
 
 _WORDLIKE = re.compile(r"\w")
+NAN = float("nan")
 _tokenize_13a = Tokenizer13a()
 
 
@@ -57,6 +58,8 @@ def count_measures(sentences: list[list[str]], budget: int) -> dict:
         bigrams += zip(s, s[1:])
         if len(tokens) >= budget:
             break
+    if not tokens:  # no word at all (a collapsed E9 generation can write only punctuation): nothing to measure
+        return {"sample_tokens": 0, "ttr": NAN, "vocabulary": 0, "hapax_share": NAN, "distinct_2": NAN}
     counts = Counter(tokens)
     return {"sample_tokens": len(tokens), "ttr": len(counts) / len(tokens), "vocabulary": len(counts),
             "hapax_share": sum(c == 1 for c in counts.values()) / len(counts),
@@ -64,6 +67,8 @@ def count_measures(sentences: list[list[str]], budget: int) -> dict:
 
 
 def length_robust_measures(tokens: list[str], window: int, threshold: float) -> dict:
+    if not tokens:  # as in count_measures: undefined, not an error
+        return {"tokens": 0, "mattr": NAN, "mtld": NAN}
     lr = LexicalRichness(tokens, preprocessor=None, tokenizer=None)
     return {"tokens": len(tokens), "mattr": lr.mattr(window_size=min(window, len(tokens))),
             "mtld": lr.mtld(threshold=threshold)}
