@@ -42,6 +42,10 @@ def copy_worktree(root: Path, profile: str = "ci") -> Path:
             shutil.copy2(src, root / name)
     for tracked_output in ("results", "paper/figures", "paper/tables", "paper/findings"):  # start from nothing the pipeline makes
         shutil.rmtree(root / tracked_output, ignore_errors=True)
+    # Nor the committed run's dvc.lock: its entries describe outputs the copy does not have, so every stage runs
+    # anyway, and DVC parses and rewrites the whole lock file around every stage it runs: with the default's
+    # entries that cost about 5 s a stage on 2 cores (benchmarks/bench_lockfile.py).
+    (root / "dvc.lock").unlink(missing_ok=True)
     run([*GIT, "init", "-q"], root)
     run([BIN / "python", "-m", "regurgitative.profile", profile], root)
     run([*GIT, "add", "-A"], root)
