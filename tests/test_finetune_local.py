@@ -41,6 +41,11 @@ def examples(tokenizer, pairs=PAIRS, max_length=256):
     return out
 
 
+def translation_prompts(tokenizer, pairs=PAIRS[:3]):
+    """The prompts the model translates from: the German of `pairs` in the fine-tuning template."""
+    return [fl.prompt_text(tokenizer, build_payload(TEMPLATE, "chat", de, [])) for de, _ in pairs]
+
+
 def test_the_answer_is_what_the_chat_template_puts_after_the_prompt(loaded):
     _, tokenizer = loaded
     payload = build_payload(TEMPLATE, "chat", "Klicken Sie auf OK.", [])
@@ -77,7 +82,7 @@ def test_training_lowers_the_loss_and_the_saved_adapter_translates_the_same(load
     losses = [c["train_loss"] for c in record["curve"]]
     assert len(losses) == HP["epochs"] and losses[-1] < losses[0] * 0.7, losses
     assert record["tokens"] > record["answer_tokens"] > 0 and record["trainable_parameters"] > 0
-    prompts = [fl.prompt_text(tokenizer, build_payload(TEMPLATE, "chat", de, [])) for de, _ in PAIRS[:3]]
+    prompts = translation_prompts(tokenizer)
     before = fl.translate(tuned, tokenizer, prompts, DECODING, batch_size=3, log=lambda m: None)
     fl.save_adapter(tuned, tmp_path / "adapter", {**record, "hyperparameters": HP})
     assert json.loads((tmp_path / "adapter" / "training.json").read_text())["hyperparameters"] == HP
@@ -120,7 +125,7 @@ def test_the_gpu_path_in_bf16_trains_and_translates(monkeypatch):
     record = fl.train(model, tokenizer, examples(tokenizer), HP, seed=3, log=lambda m: None)
     losses = [c["train_loss"] for c in record["curve"]]
     assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0], losses
-    prompts = [fl.prompt_text(tokenizer, build_payload(TEMPLATE, "chat", de, [])) for de, _ in PAIRS[:3]]
+    prompts = translation_prompts(tokenizer)
     answers = fl.translate(record["model"], tokenizer, prompts, DECODING, batch_size=3, log=lambda m: None)
     assert len(answers) == 3 and all(a.strip() for a in answers), answers
     assert fl.environment()["dtype"] == "bfloat16"
