@@ -92,7 +92,7 @@ $(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/tes
 	$(PIP) --no-build-isolation --no-deps -e .
 	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, openai, llama_cpp.server, lexicalrichness, regurgitative, moto.server, wsgidav, cheroot"
 	@# No AMX instruction in the library, and one real completion from each local model through its server.
-	$(BIN)/python -m regurgitative.llama_server check $(LOCAL_MODELS)
+	$(BIN)/python -m regurgitative.generators.llama_server check $(LOCAL_MODELS)
 	touch $@
 
 profile: $(STAMP) ## write params.yaml from profiles/ (PROFILE=default|ci|paper)
@@ -102,7 +102,7 @@ repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile
 	$(if $(PROFILE),$(BIN)/python -m regurgitative.profile $(PROFILE))
 	$(BIN)/python -m regurgitative.config
 	$(BIN)/dvc repro
-	$(BIN)/python -m regurgitative.figures --readme README.md
+	$(BIN)/python -m regurgitative.report.figures --readme README.md
 
 # The SSH-remote tests start Debian's sshd. Installed when missing if make runs as root (as CI does); never
 # with sudo: otherwise make stops at once with the command to run.
@@ -121,9 +121,9 @@ test-fast: $(STAMP) ## run the unit tier only: no server, no training, no LLM (s
 	$(BIN)/python -m pytest -m unit
 
 figures: $(STAMP) ## redraw every figure and table of paper/ from the results tables (no training); README's results
-	$(BIN)/python -m regurgitative.findings
-	$(BIN)/python -m regurgitative.figures
-	$(BIN)/python -m regurgitative.figures --readme README.md
+	$(BIN)/python -m regurgitative.report.findings
+	$(BIN)/python -m regurgitative.report.figures
+	$(BIN)/python -m regurgitative.report.figures --readme README.md
 
 paper: ## build paper/main.pdf from the generated figures and tables (needs pdflatex; `make figures` first)
 	@command -v pdflatex >/dev/null || { echo "pdflatex not found: apt-get install texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern (figures and tables are in paper/ already)"; exit 1; }

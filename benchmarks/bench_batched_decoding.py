@@ -37,9 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import llama_cpp  # noqa: E402
 
-from regurgitative import generate, llama_server  # noqa: E402
+from regurgitative.generators import translation  # noqa: E402
+from regurgitative.generators import llama_server  # noqa: E402
 from regurgitative.config import LLM_CACHE_DIR, PREPARED_DIR, load_params, param  # noqa: E402
-from regurgitative.scoring import read_lines  # noqa: E402
+from regurgitative.analysis.scoring import read_lines  # noqa: E402
 
 
 class Batched:
@@ -149,8 +150,8 @@ def main() -> None:
     cfg = param(params, f"generators.{a.generator}")
     template = param(params, f"prompts.{cfg['prompt']}")
     pool = read_lines(PREPARED_DIR / "pool.de")[:a.n]
-    shots = generate.few_shot_examples(int(template.get("shots", 0)), read_lines(PREPARED_DIR / "pool.de"))
-    prompts = [generate.build_payload(template, cfg["api"], de, shots)["prompt"] for de in pool]
+    shots = translation.few_shot_examples(int(template.get("shots", 0)), read_lines(PREPARED_DIR / "pool.de"))
+    prompts = [translation.build_payload(template, cfg["api"], de, shots)["prompt"] for de in pool]
     prefix = template["header"] + "".join(template["example"].format(de=d, en=e) for d, e in shots)
     assert all(p.startswith(prefix) for p in prompts)
     cached = {}

@@ -21,11 +21,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
-from regurgitative import finetune_local, llama_server
+from regurgitative.finetune import local as finetune_local
+from regurgitative.generators import llama_server
 from regurgitative.config import PREPARED_DIR, load_params, param
-from regurgitative.finetune import cleaned
-from regurgitative.generate import build_payload, few_shot_examples
-from regurgitative.scoring import read_lines, score
+from regurgitative.finetune.train import cleaned
+from regurgitative.generators.translation import build_payload, few_shot_examples
+from regurgitative.analysis.scoring import read_lines, score
 
 
 def main() -> None:

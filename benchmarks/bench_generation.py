@@ -13,7 +13,7 @@ Run from the repository root after `dvc repro` has prepared the corpus (data/pre
 generator of params.yaml, on the same server and the same prompts:
   0. one server using every core, asked one sentence at a time (what replicas are compared with);
   1. the server alone: generate.server's replicas asked by bare openai-client calls, one in flight each;
-  2. the pipeline: generate.translate_all on the same replicas through an empty response cache;
+  2. the pipeline: translation.translate_all on the same replicas through an empty response cache;
   3. the pipeline again on the warm cache (requests made, seconds);
 and, separately, how long loading a response cache of 100,000 items takes.
 """
@@ -32,9 +32,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from regurgitative import generate, generated, llama_server, llm  # noqa: E402
+from regurgitative.generators import translation  # noqa: E402
+from regurgitative.generators import generated  # noqa: E402
+from regurgitative.generators import llama_server  # noqa: E402
+from regurgitative.generators import llm  # noqa: E402
 from regurgitative.config import PREPARED_DIR, load_params, param  # noqa: E402
-from regurgitative.response_cache import ResponseCache, request_key  # noqa: E402
+from regurgitative.generators.response_cache import ResponseCache, request_key  # noqa: E402
 
 
 def server_alone(clients: list, cfg: dict, name: str, payloads: list[dict]) -> float:
@@ -136,8 +139,8 @@ def compare_builds(a: argparse.Namespace) -> dict:
     cfg = generate.generator_config(params, a.generator)
     template = param(params, f"prompts.{cfg['prompt']}")
     des = generated.read_lines(PREPARED_DIR / "pool.de", a.n)
-    shots = generate.few_shot_examples(int(template.get("shots", 0)), des)
-    payloads = [generate.build_payload(template, cfg["api"], de, shots) for de in des]
+    shots = translation.few_shot_examples(int(template.get("shots", 0)), des)
+    payloads = [translation.build_payload(template, cfg["api"], de, shots) for de in des]
     decoding = {k: v for k, v in (cfg.get("decoding") or {}).items() if v is not None}
     settings = {k: v for k, v in (param(params, "generate").get("server") or {}).items() if k != "replicas"}
     gguf = llama_server.gguf_path(cfg["model"])
@@ -185,8 +188,8 @@ def main() -> None:
     g = param(params, "generate")
     template = param(params, f"prompts.{cfg['prompt']}")
     des = generated.read_lines(PREPARED_DIR / "pool.de", a.n)
-    shots = generate.few_shot_examples(int(template.get("shots", 0)), des)
-    payloads = [generate.build_payload(template, cfg["api"], de, shots) for de in des]
+    shots = translation.few_shot_examples(int(template.get("shots", 0)), des)
+    payloads = [translation.build_payload(template, cfg["api"], de, shots) for de in des]
     gguf = llama_server.gguf_path(cfg["model"])
     settings = dict(g.get("server") or {})
     replicas = int(settings.pop("replicas", 1) or 1)
@@ -208,12 +211,12 @@ def main() -> None:
                 generator = llm.LLM(clients, model=a.generator, model_id="bench", api=cfg["api"],
                                     decoding=dict(cfg.get("decoding") or {}), cache=cache)
                 start = time.perf_counter()
-                generate.translate_all(generator, payloads, int(g["concurrency"]), "pipeline")
+                translation.translate_all(generator, payloads, int(g["concurrency"]), "pipeline")
                 results["pipeline_sent_per_s"] = round(a.n / (time.perf_counter() - start), 3)
                 results["pipeline_tokens_out"] = generator.usage.completion_tokens
                 before = generator.usage.requests
                 start = time.perf_counter()
-                generate.translate_all(generator, payloads, int(g["concurrency"]), "warm cache")
+                translation.translate_all(generator, payloads, int(g["concurrency"]), "warm cache")
                 results["warm_rerun_requests"] = generator.usage.requests - before
                 results["warm_rerun_seconds"] = round(time.perf_counter() - start, 3)
     results["pipeline_vs_server_alone"] = round(results["pipeline_sent_per_s"] / results["server_alone_sent_per_s"], 3)

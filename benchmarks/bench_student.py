@@ -105,11 +105,11 @@ def workspace(args: argparse.Namespace) -> Path:
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     py = sys.executable
     if not (ws / "data/tokenizer/stats.json").exists():
-        run([py, "-m", "regurgitative.prepare"], ws)
-        run([py, "-m", "regurgitative.tokenizer"], ws)
+        run([py, "-m", "regurgitative.data.prepare"], ws)
+        run([py, "-m", "regurgitative.students.tokenizer"], ws)
     for size in args.sizes:
         if not (ws / f"data/datasets/real/{size}/stats.json").exists():
-            run([py, "-m", "regurgitative.dataset", "--condition", "real", "--train-size", str(size)], ws)
+            run([py, "-m", "regurgitative.students.dataset", "--condition", "real", "--train-size", str(size)], ws)
     return ws
 
 
@@ -120,7 +120,7 @@ def one_run(ws: Path, args: argparse.Namespace, setting: str, size: int, seed: i
     params["train"]["threads"] = args.threads
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     py = sys.executable
-    stage = run([py, "-m", "regurgitative.train", "--condition", "real", "--train-size", str(size),
+    stage = run([py, "-m", "regurgitative.students.train", "--condition", "real", "--train-size", str(size),
                  "--seed", str(seed)], ws)
     model = ws / model_dir("real", size, seed)
     summary = json.loads((model / "train.json").read_text())
@@ -129,16 +129,17 @@ def one_run(ws: Path, args: argparse.Namespace, setting: str, size: int, seed: i
     # Score on valid with the pipeline's own generate command and sacreBLEU.
     code = (f"import sys, json; sys.path.insert(0, {str(REPO / 'src')!r})\n"
             "from pathlib import Path\n"
-            "from regurgitative import evaluate, fairseq_tools, scoring\n"
+            "from regurgitative.analysis import scoring\n"
+            "from regurgitative.students import fairseq, vocabulary\n"
             "from regurgitative.config import PREPARED_DIR, load_params, param\n"
             "p = load_params()\n"
-            f"cmd = evaluate.generate_command(Path({str(model / 'checkpoint_best.pt')!r}), param(p, 'evaluate'), "
-            "'cpu')\n"
+            f"cmd = fairseq.generate_command(vocabulary.BIN, Path({str(model / 'checkpoint_best.pt')!r}), "
+            "param(p, 'evaluate'), 'cpu')\n"
             "cmd[cmd.index('--gen-subset') + 1] = 'valid'   # tuning reads valid, never test\n"
             f"log = Path({str(model / 'valid.log')!r})\n"
-            f"s = fairseq_tools.run(cmd, log=log, threads={args.threads})\n"
+            f"s = fairseq.run(cmd, log=log, threads={args.threads})\n"
             "refs = PREPARED_DIR / 'valid.en'\n"
-            "hyps = evaluate.read_hypotheses(log, expected=len(scoring.read_lines(refs)))\n"
+            "hyps = [h for h, _ in fairseq.read_hypotheses(log, expected=len(scoring.read_lines(refs)))]\n"
             "print(json.dumps({**scoring.score(hyps, scoring.read_lines(refs)), 'seconds': s}))\n")
     proc = subprocess.run([py, "-c", code], cwd=ws, text=True, capture_output=True)
     if proc.returncode:

@@ -9,7 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from regurgitative import detector, diversity, errors, findings, mitigate
+from regurgitative.mitigations import detector
+from regurgitative.analysis import diversity, errors, indicators, lexical
+from regurgitative.report import findings
+from regurgitative.mitigations import mitigate
 from regurgitative.conditions import control_of, describe
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
@@ -20,9 +23,9 @@ DE = "Klicken Sie auf die Schaltfläche, um das Dokument zu speichern."
 
 # ------------------------------------------------------------------------------------------------ E3
 def test_a_good_translation_raises_no_indicator():
-    row = errors.indicators("Click the button to save the document.", DE,
+    row = indicators.indicators("Click the button to save the document.", DE,
                             "Click the button to save the document.", [], CFG)
-    assert row == {k: 0 for k in (*errors.INDICATORS, errors.ANY)}
+    assert row == {k: 0 for k in (*indicators.INDICATORS, indicators.ANY)}
 
 
 @pytest.mark.parametrize("english, stripped, fired", [
@@ -34,20 +37,20 @@ def test_a_good_translation_raises_no_indicator():
     ("Click the button to save the document.", ["label"], {"prompt_leftovers"}),
 ])
 def test_each_indicator_fires_on_its_case(english, stripped, fired):
-    row = errors.indicators(english, DE, "Click the button to save the document.", stripped, CFG)
-    assert {k for k in errors.INDICATORS if row[k]} == fired
-    assert row[errors.ANY] == int(bool(fired - {"low_quality"}))
+    row = indicators.indicators(english, DE, "Click the button to save the document.", stripped, CFG)
+    assert {k for k in indicators.INDICATORS if row[k]} == fired
+    assert row[indicators.ANY] == int(bool(fired - {"low_quality"}))
 
 
 def test_indicators_undefined_for_a_human_reference_are_missing_not_zero():
-    row = errors.indicators("Click the button to save the document.", DE, None, [], CFG)
+    row = indicators.indicators("Click the button to save the document.", DE, None, [], CFG)
     assert row["low_quality"] is None and row["prompt_leftovers"] is None
     assert row["wrong_language"] == 0 and row["length_outlier"] == 0
 
 
 def test_wilson_interval_covers_the_rate_narrows_with_more_sentences_and_is_right_at_zero():
     def rows(values):
-        per_sentence = [{**{k: 0 for k in errors.INDICATORS}, "any": v} for v in values]
+        per_sentence = [{**{k: 0 for k in indicators.INDICATORS}, "any": v} for v in values]
         return {r["indicator"]: r for r in errors.condition_rows("g", per_sentence)}["any"]
     r = rows([1] * 100 + [0] * 300)    # rate 0.25, standard error 0.0217: a 95 % interval about 0.085 wide
     assert r["ci_low"] < 0.25 < r["ci_high"] and 0.07 < r["ci_high"] - r["ci_low"] < 0.10
@@ -58,7 +61,7 @@ def test_wilson_interval_covers_the_rate_narrows_with_more_sentences_and_is_righ
 
 
 def test_condition_rows_report_rates_and_which_indicators_apply():
-    per_sentence = [errors.indicators(e, DE, None, [], CFG) for e in ("Click the button to save it.", "")]
+    per_sentence = [indicators.indicators(e, DE, None, [], CFG) for e in ("Click the button to save it.", "")]
     rows = {r["indicator"]: r for r in errors.condition_rows("real", per_sentence)}
     assert rows["empty"]["rate"] == 0.5 and rows["empty"]["n"] == 2 and rows["empty"]["applies"]
     assert not rows["low_quality"]["applies"] and "rate" not in rows["low_quality"]
@@ -76,20 +79,20 @@ def test_mcnemar_counts_only_the_sentences_where_real_and_generated_disagree():
 
 # ------------------------------------------------------------------------------------------------ E4
 def test_one_tokenization_lowercases_and_drops_punctuation():
-    assert diversity.tokenize("Click \"OK\", then Save!") == ["click", "ok", "then", "save"]
+    assert lexical.tokenize("Click \"OK\", then Save!") == ["click", "ok", "then", "save"]
 
 
 def test_count_measures_by_hand():
     sentences = [["a", "b", "a"], ["c", "a"]]
-    m = diversity.count_measures(sentences, budget=5)
+    m = lexical.count_measures(sentences, budget=5)
     # 5 tokens, types {a, b, c}; hapaxes b and c; bigrams (a,b) (b,a) (c,a) all distinct
     assert m == {"sample_tokens": 5, "ttr": 3 / 5, "vocabulary": 3, "hapax_share": 2 / 3, "distinct_2": 1.0}
-    m = diversity.count_measures(sentences + [["a", "a"]], budget=4)  # the second sentence cut to ["c"]
+    m = lexical.count_measures(sentences + [["a", "a"]], budget=4)  # the second sentence cut to ["c"]
     assert m["sample_tokens"] == 4 and m["ttr"] == 3 / 4 and m["distinct_2"] == 1.0
 
 
 def test_length_robust_measures_by_hand():
-    m = diversity.length_robust_measures(["a", "b", "a", "b"], window=3, threshold=0.72)
+    m = lexical.length_robust_measures(["a", "b", "a", "b"], window=3, threshold=0.72)
     assert m["mattr"] == pytest.approx(2 / 3)  # windows aba, bab
     # MTLD: TTR falls to 2/3 <= 0.72 at the third token (a factor), then "b" leaves a partial factor 0;
     # forward and backward alike: 4 tokens / 1 factor
@@ -98,18 +101,18 @@ def test_length_robust_measures_by_hand():
 
 def test_a_text_without_a_word_has_undefined_measures_not_an_error():
     # an E9 generation that collapsed to punctuation: its tokens are none (the ci run's chain once made one)
-    assert diversity.tokenize(". . , !") == []
-    m = {**diversity.count_measures([[], []], budget=0), **diversity.length_robust_measures([], 100, 0.72)}
+    assert lexical.tokenize(". . , !") == []
+    m = {**lexical.count_measures([[], []], budget=0), **lexical.length_robust_measures([], 100, 0.72)}
     assert m["tokens"] == m["sample_tokens"] == m["vocabulary"] == 0
     assert all(np.isnan(m[k]) for k in ("ttr", "hapax_share", "distinct_2", "mattr", "mtld"))
 
 
 def test_a_repetitive_text_is_less_diverse_on_every_measure():
-    varied = [diversity.tokenize(s) for s in ("Open the file menu.", "Choose a new template.",
+    varied = [lexical.tokenize(s) for s in ("Open the file menu.", "Choose a new template.",
                                               "Press enter to confirm.", "Select all rows here.")] * 5
     flat = [["open", "the", "file"], ["open", "the", "file"], ["open", "the", "menu"], ["open", "the", "file"]] * 5
-    a = {**diversity.count_measures(varied, 60), **diversity.length_robust_measures(sum(varied, []), 10, 0.72)}
-    b = {**diversity.count_measures(flat, 60), **diversity.length_robust_measures(sum(flat, []), 10, 0.72)}
+    a = {**lexical.count_measures(varied, 60), **lexical.length_robust_measures(sum(varied, []), 10, 0.72)}
+    b = {**lexical.count_measures(flat, 60), **lexical.length_robust_measures(sum(flat, []), 10, 0.72)}
     for k in ("ttr", "vocabulary", "distinct_2", "mattr", "mtld"):
         assert a[k] > b[k], k
 
@@ -321,7 +324,7 @@ def test_the_report_reads_what_exists_names_what_is_missing_and_an_experiment_th
         tmp_path, monkeypatch, capsys):
     """results.load, what findings and figures read: a missing table is named and left out (a partial pull), an
     E10 table without columns (E10 switched off) reads as empty, a BLEU table from before E5-E8 is all E1."""
-    from regurgitative import results
+    from regurgitative.report import results
     (tmp_path / "bleu.csv").write_text("condition,train_size,seed,bleu\nreal,100,1,5.0\n")
     (tmp_path / "quality.json").write_text('{"agreement": {}}')
     for name in ("finetune.csv", "finetune-intervals.csv", "finetune-significance.csv"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regurgitative import cleaning
+from regurgitative.generators import cleaning
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 

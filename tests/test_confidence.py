@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from regurgitative import confidence, llama_server
+from regurgitative.mitigations import confidence
+from regurgitative.generators import llama_server
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
 

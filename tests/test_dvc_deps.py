@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,26 +18,32 @@ from regurgitative.config import ReadRecorder
 
 PACKAGE = "regurgitative"
 SOURCES = REPO / "src" / PACKAGE
-STAGE_CMD = re.compile(rf"python -m {PACKAGE}\.(\w+)")
+STAGE_CMD = re.compile(rf"python -m {PACKAGE}\.([\w.]+)")
+
+
+def source(module: str) -> Path:
+    """students.fairseq -> src/regurgitative/students/fairseq.py"""
+    return SOURCES / f"{module.replace('.', '/')}.py"
 
 
 def imported_modules(module: str) -> set[str]:
-    """The package's modules that `module` imports anywhere in its code (lazy imports inside functions too)."""
-    tree = ast.parse((SOURCES / f"{module}.py").read_text(encoding="utf-8"))
+    """The package's modules that `module` imports anywhere in its code (lazy imports inside functions too), as
+    dotted names below the package (`students.fairseq`)."""
+    tree = ast.parse(source(module).read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:                       # from .config import X
-                found.add(node.module.split(".")[0])
-            elif node.level == 1:                                     # from . import a, b
-                found.update(a.name for a in node.names)
-            elif node.module and node.module.split(".")[0] == PACKAGE:  # from regurgitative.x import y
-                parts = node.module.split(".")
-                found.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+            assert node.level == 0, f"{source(module)}:{node.lineno}: a relative import; the package imports absolutely"
+            parts = (node.module or "").split(".")
+            if parts[0] != PACKAGE:
+                continue
+            base = ".".join(parts[1:])
+            for alias in node.names:  # from regurgitative.students import fairseq: a module; else a name in `base`
+                name = f"{base}.{alias.name}" if base else alias.name
+                found.add(name if source(name).exists() else base)
         elif isinstance(node, ast.Import):
-            found.update(a.name.split(".")[1] for a in node.names
-                         if a.name.startswith(f"{PACKAGE}.") and a.name.count(".") >= 1)
-    return {m for m in found if (SOURCES / f"{m}.py").exists()}
+            found.update(a.name.split(".", 1)[1] for a in node.names if a.name.startswith(f"{PACKAGE}."))
+    return {m for m in found if m and source(m).exists()}
 
 
 def modules_run_by(module: str) -> set[str]:
@@ -61,7 +68,7 @@ def module_deps() -> dict[str, tuple[list[str], list[str]]]:
     for name, stage in stages().items():
         match = STAGE_CMD.search(stage["cmd"])
         assert match, f"dvc.yaml: stage {name} does not run `python -m {PACKAGE}.<module>`: {stage['cmd']}"
-        needed = {f"src/{PACKAGE}/{m}.py" for m in modules_run_by(match.group(1))}
+        needed = {str(source(m).relative_to(REPO)) for m in modules_run_by(match.group(1))}
         declared = {d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps", [])}
         declared = {d for d in declared if d.startswith(f"src/{PACKAGE}/")}
         if needed != declared:
@@ -72,8 +79,9 @@ def module_deps() -> dict[str, tuple[list[str], list[str]]]:
 @pytest.mark.unit
 def test_the_import_graph_is_read_from_the_code():
     # Guards the checker itself: a direct import, an import through another module, and a lazy one.
-    assert {"config", "scoring", "cleaning", "llm", "llama_server", "response_cache"} <= modules_run_by("generate")
-    assert "generate" not in modules_run_by("scoring")
+    assert {"config", "analysis.scoring", "generators.cleaning", "generators.llm", "generators.llama_server",
+            "generators.response_cache"} <= modules_run_by("generators.generate")
+    assert "generators.generate" not in modules_run_by("analysis.scoring")
 
 
 @pytest.mark.unit
@@ -82,6 +90,37 @@ def test_every_stage_depends_on_exactly_the_modules_it_runs():
     assert not wrong, "dvc.yaml: stages whose deps are not the package modules they run:\n" + "\n".join(
         f"  {stage}: missing {', '.join(missing) or '-'}; not run {', '.join(extra) or '-'}"
         for stage, (missing, extra) in wrong.items())
+
+
+def stage_modules() -> dict[str, str]:
+    """module -> the first stage that runs it."""
+    found = {}
+    for name, stage in stages().items():
+        found.setdefault(STAGE_CMD.search(stage["cmd"]).group(1), name)
+    return found
+
+
+@pytest.mark.unit
+def test_stage_modules_import_library_modules_only():
+    """The layout the study's data flow reads from: a stage's module imports the library (paths, parsers, scoring,
+    statistics), never another stage's module, so that changing one stage's code reruns that stage and its
+    consumers only through their data."""
+    run = stage_modules()
+    assert "students.train" in run and "students.fairseq" not in run  # guards the checker
+    wrong = {m: sorted(set(imported_modules(m)) & set(run) - {m}) for m in run}
+    wrong = {m: found for m, found in wrong.items() if found}
+    assert not wrong, "stage modules that import other stages' modules (move what they share into a library " \
+        "module):\n" + "\n".join(f"  {m} (stage {run[m]}): {', '.join(found)}" for m, found in wrong.items())
+
+
+@pytest.mark.unit
+def test_subpackages_hold_no_code_of_their_own():
+    """A subpackage's __init__.py is a docstring only: a stage's deps list the modules it runs, and an __init__ that
+    ran code would be run by every stage below it without being a dependency."""
+    for init in SOURCES.rglob("__init__.py"):
+        body = ast.parse(init.read_text(encoding="utf-8")).body
+        code = [n for n in body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+        assert not code, f"{init.relative_to(REPO)}:{code[0].lineno}: code in a package's __init__.py"
 
 
 @pytest.mark.unit

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from regurgitative import europarl
+from regurgitative.data import europarl
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
 

@@ -10,9 +10,9 @@ import math
 import pytest
 import torch
 
-from regurgitative import finetune_local as fl
-from regurgitative import llama_server
-from regurgitative.generate import build_payload
+from regurgitative.finetune import local as fl
+from regurgitative.generators import llama_server
+from regurgitative.generators.generate import build_payload
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
 

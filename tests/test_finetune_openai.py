@@ -15,9 +15,9 @@ import pytest
 from helpers import REPO
 from openai_finetune_server import BASE_MODELS, FineTuneServer
 
-from regurgitative import finetune_openai as ft
-from regurgitative.llm import LLM, make_client
-from regurgitative.response_cache import ResponseCache
+from regurgitative.finetune import openai_api as ft
+from regurgitative.generators.llm import LLM, make_client
+from regurgitative.generators.response_cache import ResponseCache
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
 
@@ -84,8 +84,8 @@ def test_a_rerun_pays_nothing_and_a_lost_state_finds_the_job_by_its_training_fil
 SCRIPT = """
 import sys
 from pathlib import Path
-from regurgitative import finetune_openai as ft
-from regurgitative.llm import make_client
+from regurgitative.finetune import openai_api as ft
+from regurgitative.generators.llm import make_client
 client = make_client(sys.argv[1], "sk-test", timeout=10, max_retries=2)
 ft.fine_tune(client, Path(sys.argv[2]).read_bytes(), model=sys.argv[3], hyperparameters={"n_epochs": 2}, seed=7,
              suffix=None, state_dir=Path(sys.argv[4]), poll_seconds=0.05, log=print)

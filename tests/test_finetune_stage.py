@@ -11,7 +11,9 @@ import pytest
 import yaml
 from openai_finetune_server import BASE_MODELS, FineTuneServer
 
-from regurgitative import finetune, finetune_compare, finetune_openai
+from regurgitative.finetune import train as finetune
+from regurgitative.finetune import compare as finetune_compare
+from regurgitative.finetune import openai_api as finetune_openai
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
 

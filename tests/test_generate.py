@@ -16,7 +16,9 @@ import yaml
 from fault_server import MODEL, FaultServer, translate
 from helpers import REPO
 
-from regurgitative import corpus, generate, profile
+from regurgitative.data import corpus
+from regurgitative.generators import generate, translation
+from regurgitative import profile
 from regurgitative.config import PREPARED_DIR
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
@@ -82,8 +84,8 @@ def test_few_shot_examples_are_typical_length_validation_pairs_from_distinct_doc
         (tmp_path / PREPARED_DIR / f"valid.{field}").write_text("".join(v[k] + "\n" for v in valid))
     pool = ["eins zwei drei vier fünf", "a b c d e f", "a b c d"]             # median: 5 words
     # Closest to 5 words: the 5-word pair; its document's 6-word pair is skipped; then the 4-word pair.
-    assert generate.few_shot_examples(2, pool) == [valid[1][:2], valid[3][:2]]
-    assert generate.few_shot_examples(0, pool) == []
+    assert translation.few_shot_examples(2, pool) == [valid[1][:2], valid[3][:2]]
+    assert translation.few_shot_examples(0, pool) == []
 
 
 def test_every_prompt_is_recorded_and_its_examples_come_from_validation_only(workdir):
@@ -138,7 +140,7 @@ def test_a_killed_generation_resumes_without_losing_or_repeating_an_item(workdir
     with FaultServer(delay=0.15) as server:
         write_workdir(workdir, server.base_url, concurrency=1)
         env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-        cmd = [sys.executable, "-m", "regurgitative.generate", "--generator", "fake"]
+        cmd = [sys.executable, "-m", "regurgitative.generators.generate", "--generator", "fake"]
         proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cache = workdir / "data/llm-cache/fake.jsonl"
         deadline = time.monotonic() + 60

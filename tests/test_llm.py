@@ -8,8 +8,8 @@ import time
 import pytest
 from fault_server import MODEL, FaultServer
 
-from regurgitative import llm
-from regurgitative.response_cache import ResponseCache, request_key
+from regurgitative.generators import llm
+from regurgitative.generators.response_cache import ResponseCache, request_key
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
 

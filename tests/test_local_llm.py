@@ -6,8 +6,11 @@ import socket
 
 import pytest
 
-from regurgitative import cleaning, generate, llama_server, llm
-from regurgitative.response_cache import ResponseCache
+from regurgitative.generators import cleaning
+from regurgitative.generators import translation
+from regurgitative.generators import llama_server
+from regurgitative.generators import llm
+from regurgitative.generators.response_cache import ResponseCache
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
 
@@ -44,8 +47,8 @@ def test_translations_go_through_the_openai_client_into_the_cache(gguf, tmp_path
             g = llm.LLM(client, model="smollm2", model_id="gguf-sha256:test", api="chat",
                         decoding={"max_tokens": 40, "temperature": 0.0, "stop": ["\n"]}, cache=cache)
             g.check_model()
-            payloads = [generate.build_payload(TEMPLATE, "chat", de, SHOTS) for de in SOURCES]
-            answers = generate.translate_all(g, payloads, 1, "smollm2")
+            payloads = [translation.build_payload(TEMPLATE, "chat", de, SHOTS) for de in SOURCES]
+            answers = translation.translate_all(g, payloads, 1, "smollm2")
             again = [g.complete(p) for p in payloads]
         assert not port_is_open(url), "the server outlived its block"
     assert g.usage.requests == 3 and g.usage.cache_hits == 3 and answers == again

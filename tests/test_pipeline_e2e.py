@@ -106,7 +106,7 @@ def test_figures_and_tables_are_drawn(repo):
 
 
 def test_make_figures_redraws_from_the_table_alone(repo, tmp_path):
-    run([BIN / "python", "-m", "regurgitative.figures", "--out-dir", str(tmp_path)], repo)
+    run([BIN / "python", "-m", "regurgitative.report.figures", "--out-dir", str(tmp_path)], repo)
     assert (tmp_path / "bleu_vs_train_size.png").stat().st_size > 20_000
 
 

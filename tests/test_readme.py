@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from regurgitative import figures
+from regurgitative.report import figures
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from regurgitative import chain, collapse, recursion
+from regurgitative.recursion import chain
+from regurgitative.recursion import collapse
+from regurgitative.recursion import generation as recursion
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 

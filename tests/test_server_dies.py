@@ -53,7 +53,7 @@ def workdir(tmp_path, monkeypatch):
 
 def stage(workdir: Path, extra_path: str = "", **env) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [extra_path, str(REPO / "src")])), **env}
-    return subprocess.Popen([sys.executable, "-m", "regurgitative.generate", "--generator", GENERATOR], cwd=workdir,
+    return subprocess.Popen([sys.executable, "-m", "regurgitative.generators.generate", "--generator", GENERATOR], cwd=workdir,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sacrebleu.metrics import BLEU
 
-from regurgitative import stats
+from regurgitative.analysis import stats
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from regurgitative import generated, teacher
+from regurgitative.generators import generated
+from regurgitative.generators import teacher
 from regurgitative.config import PREPARED_DIR
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
@@ -45,7 +46,7 @@ def test_translations_come_back_in_input_order_with_natural_log_confidence(tmp_p
     answers = teacher.read_translations(log, 2)
     assert [a["text"] for a in answers] == ["One", "Two words"]
     assert answers[0]["mean_logprob"] == pytest.approx(-0.5 * math.log(2), abs=1e-4)
-    with pytest.raises(RuntimeError, match=r"2 translations for 3 sentences \(missing \[2\]"):
+    with pytest.raises(RuntimeError, match=r"2 hypotheses for 3 sentences \(missing \[2\]"):
         teacher.read_translations(log, 3)
 
 

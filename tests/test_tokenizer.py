@@ -7,7 +7,10 @@ import shutil
 import pytest
 from helpers import REPO
 
-from regurgitative import corpus, dataset, profile, tokenizer
+from regurgitative.data import corpus
+from regurgitative.students import dataset
+from regurgitative import profile
+from regurgitative.students import tokenizer, vocabulary
 from regurgitative.config import PREPARED_DIR, condition_pool
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
@@ -41,7 +44,7 @@ def test_dictionary_is_the_sentencepiece_vocabulary(workdir):
 
 
 def test_any_english_the_model_can_segment_maps_into_the_dictionary(workdir):
-    sp = tokenizer.load(workdir / "data/tokenizer")
+    sp = vocabulary.load(workdir / "data/tokenizer")
     words = {line.split(" ")[0] for line in (workdir / "data/tokenizer/dict.txt").read_text().splitlines()}
     # Text the pool never saw, like an LLM's paraphrase, still segments into dictionary pieces.
     unseen = "Nevertheless, the quick brown fox jumps over the lazy dog; generated text differs."

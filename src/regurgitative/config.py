@@ -5,6 +5,7 @@ import atexit
 import hashlib
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ ERRORS_TABLE = RESULTS_DIR / "errors.csv"          # errors (E3)
 DIVERSITY_TABLE = RESULTS_DIR / "diversity.csv"    # diversity (E4)
 QUALITY_SUMMARY = RESULTS_DIR / "quality.json"     # quality (E5 scores, E7 detector)
 SIGNIFICANCE_TABLE = RESULTS_DIR / "significance.csv"  # significance: paired bootstrap between runs
+INTERVALS_TABLE = RESULTS_DIR / "intervals.csv"        # significance: each group's BLEU interval, learned or not
 FIGURES_DIR = Path("paper/figures")
 TABLES_DIR = Path("paper/tables")
 
@@ -323,3 +325,11 @@ def eval_dir(condition: str, train_size: int, seed: int) -> Path:
 
 if __name__ == "__main__":
     main()
+
+
+def fresh_dir(path: Path) -> Path:
+    """`path` as an empty directory (its parents made): what a stage writes never mixes with an earlier run's."""
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path

@@ -1,0 +1,114 @@
+"""Stage `significance`: every comparison a claim of the study rests on, tested once with the seeds pooled, and
+corrected for multiplicity within the claim's family (stats.py: two-level bootstrap over test sentences and
+seeds, Holm's correction, the outcome of each comparison).
+
+A comparison is "a against b": two groups of students (a condition at a training size, one student per seed)
+that translated the same test set. What differs between a and b is stated per family:
+
+| family | a vs b | what differs | expected |
+| E1-generated | real@n vs g@n | the English of the same German sentences: human vs generator g's | a better |
+| E1-fraction | real@m vs g@N, m < N | the English, and real has fewer pairs (the first m of the same pool) | a better |
+| mitigations | m@n vs g@n | a mitigation's English and sentences (its n best, or a mix) vs g's first n | a better |
+|             | real@n vs m@n | human English of the first n vs the mitigation's | a better (the gap remains) |
+| E5-E7-split | control@n vs m@n | the English only: the same sentences in the same order (english: real) | a better |
+|             | control@n vs real@n | the sentences only: the n best by the score vs the first n, both human | two-sided |
+| E5-oracle   | oracle@n vs g@n, real@n vs oracle@n | as for mitigations; the oracle is an upper bound, not one | |
+| E8-share    | real@n vs share@n, share@n vs g@n | the share of generated English on the same sentences | |
+
+Claim 5 counts the `mitigations` family only (role `mitigation`: E5 reference-free, E6, E7), never the oracle,
+the controls or the shares. Writes results/significance.csv (one row per comparison) and results/intervals.csv
+(one row per group: seed-mean BLEU, its 95 % interval, whether it learned: the interval's lower end above the
+floor, significance.learned_factor x the copy-source baseline's BLEU).
+"""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from regurgitative.analysis import stats
+from regurgitative.config import SIGNIFICANCE_TABLE as TABLE
+from regurgitative.conditions import control_of, describe
+from regurgitative.config import INTERVALS_TABLE as INTERVALS
+from regurgitative.config import BASELINES, PREPARED_DIR, eval_dir, grid_sizes, load_params, param
+from regurgitative.analysis.scoring import read_lines
+
+COLUMNS = ["family", "a", "a_size", "b", "b_size", "differs", "expected", "a_bleu", "b_bleu", "difference", "ci_low",
+           "ci_high", "p_value", "p_holm", "a_learned", "b_learned", "outcome", "a_seeds", "b_seeds"]
+
+
+def comparisons(params: dict) -> list[dict]:
+    """Every comparison of every family, for the groups the grid trains."""
+    sizes = grid_sizes(params)
+    has = lambda c, n: n in sizes.get(c, [])  # noqa: E731
+    out: list[dict] = []
+
+    def add(family: str, a: str, n_a: int, b: str, n_b: int, differs: str, expected: str = "a better") -> None:
+        if has(a, n_a) and has(b, n_b):
+            out.append({"family": family, "a": a, "a_size": n_a, "b": b, "b_size": n_b, "differs": differs,
+                        "expected": expected})
+
+    roles = {c: describe(params, c) for c in sizes}
+    generators = [c for c, d in roles.items() if d["role"] == "regurgitative"]
+    for g in generators:
+        for n in sizes[g]:
+            add("E1-generated", "real", n, g, n, f"English: human vs {g}'s, same German sentences")
+        largest = max(sizes[g])
+        for m in sizes.get("real", []):
+            if m < largest:
+                add("E1-fraction", "real", m, g, largest, f"English (human vs {g}'s) and size ({m} vs {largest} pairs)")
+    for c, d in roles.items():
+        parts = (d["generator"] or "").split("+")
+        for n in sizes[c]:
+            if d["role"] in ("mitigation", "analysis"):
+                family = "mitigations" if d["role"] == "mitigation" else "E5-oracle"
+                for g in parts:
+                    add(family, c, n, g, n, f"{c}'s English and sentences vs {g}'s first {n}")
+                add(family, "real", n, c, n, f"human English of the first {n} vs {c}'s")
+            control = control_of(params, c)
+            if control:
+                add("E5-E7-split", control, n, c, n, f"English only: human vs {parts[0]}'s, the same {n} sentences")
+                add("E5-E7-split", control, n, "real", n, f"sentences only: the {n} best by {d['score']} vs the "
+                    f"first {n}, both human", expected="two-sided")
+            if d["role"] == "share":
+                add("E8-share", "real", n, c, n, f"{100 * d['generated_share']:.0f} % of the English generated vs none")
+                add("E8-share", c, n, parts[0], n, f"{100 * d['generated_share']:.0f} % of the English generated vs all")
+    return out
+
+
+def groups(params: dict, needed: set[tuple[str, int]], references: list[str]) -> dict:
+    sampler = stats.Resampler(sentences=len(references), resamples=int(param(params, "significance.resamples")),
+                              seed=int(param(params, "significance.seed")))
+    seeds = [int(s) for s in param(params, "grid.seeds")]
+    return {(c, n): sampler.group([stats.sentence_stats(read_lines(eval_dir(c, n, s) / "hypotheses.en"), references)
+                                   for s in seeds])
+            for c, n in sorted(needed)}
+
+
+def main() -> None:
+    params = load_params()
+    cfg = param(params, "significance")
+    references = read_lines(PREPARED_DIR / "test.en")
+    copy_source = json.loads(BASELINES.read_text())["copy_source"]["bleu"]
+    floor = float(param(params, "significance.learned_factor")) * copy_source
+    rows = comparisons(params)
+    every = {(c, n) for c, sizes in grid_sizes(params).items() for n in sizes}
+    by_group = groups(params, every, references)
+    learned = {k: stats.learned(g, floor) for k, g in by_group.items()}
+    for r in rows:
+        a, b = by_group[(r["a"], r["a_size"])], by_group[(r["b"], r["b_size"])]
+        r.update(a_bleu=a.bleu, b_bleu=b.bleu, **stats.compare(a, b), a_learned=learned[(r["a"], r["a_size"])],
+                 b_learned=learned[(r["b"], r["b_size"])], a_seeds=len(a.per_seed), b_seeds=len(b.per_seed))
+    table = stats.decide(pd.DataFrame(rows, columns=COLUMNS), float(cfg["alpha"]), float(cfg["equivalence_margin"]))
+    TABLE.parent.mkdir(parents=True, exist_ok=True)
+    table.round(6).to_csv(TABLE, index=False)
+    intervals = pd.DataFrame([{"condition": c, "train_size": n, "seeds": len(g.per_seed), "bleu": g.bleu,
+                               "ci_low": g.interval()[0], "ci_high": g.interval()[1], "floor": floor,
+                               "learned": learned[(c, n)]} for (c, n), g in by_group.items()])
+    intervals.round(4).to_csv(INTERVALS, index=False)
+    print(intervals.round(2).to_string(index=False))
+    print(table.drop(columns=["differs"]).round(4).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
