@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from regurgitative.generators import translation  # noqa: E402
+from regurgitative.generators import generate, translation  # noqa: E402
 from regurgitative.generators import generated  # noqa: E402
 from regurgitative.generators import llama_server  # noqa: E402
 from regurgitative.generators import llm  # noqa: E402

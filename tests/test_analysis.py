@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from regurgitative.mitigations import detector
-from regurgitative.analysis import diversity, errors, indicators, lexical
+from regurgitative.analysis import errors, indicators, lexical
 from regurgitative.report import findings
 from regurgitative.mitigations import mitigate
 from regurgitative.conditions import control_of, describe

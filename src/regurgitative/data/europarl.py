@@ -6,6 +6,10 @@ Standard library only, so the cache can be filled before any project dependency 
 
 The download resumes an interrupted ``.part`` file with an HTTP Range request and is checked against a
 pinned hash before it is renamed into place; a file that fails the check is moved aside, never used.
+
+Why not a library: pooch 1.9 restarts an interrupted download from byte zero (it streams into a temporary file that
+it deletes on failure and sends no Range header; read in its source), and DVC's HTTP download did not resume either
+when last discussed (treeverse/dvc#2136); this archive is 198 MB from one academic server.
 """
 from __future__ import annotations
 

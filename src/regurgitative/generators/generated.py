@@ -6,12 +6,12 @@ test-set translations, its regurgitative condition and its E2 metrics are writte
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from regurgitative.generators import cleaning
 from regurgitative.analysis import scoring
-from regurgitative.config import CONDITIONS_DIR, GENERATED_DIR, PREPARED_DIR, RESULTS_DIR, generated_items, param
+from regurgitative.config import (CONDITIONS_DIR, GENERATED_DIR, PREPARED_DIR, RESULTS_DIR, fresh_dir, generated_items,
+                                  param)
 
 
 def pool_size(params: dict) -> int:
@@ -83,12 +83,8 @@ def kept_pairs(items: list[dict], policy: str) -> tuple[list[tuple[str, str]], l
 
 def fresh_dirs(name: str) -> Path:
     """Empty data/generated/<g>/ and data/conditions/<g>/; returns the former."""
-    out, condition = GENERATED_DIR / name, CONDITIONS_DIR / name
-    for d in (out, condition):
-        if d.exists():
-            shutil.rmtree(d)
-        d.mkdir(parents=True)
-    return out
+    fresh_dir(CONDITIONS_DIR / name)
+    return fresh_dir(GENERATED_DIR / name)
 
 
 def item(split: str, index: int, de: str, answer: dict, request: dict) -> dict:

@@ -23,11 +23,11 @@ import argparse
 import json
 import math
 import random
-import shutil
 
 import pandas as pd
 
-from regurgitative.config import CONDITIONS_DIR, QUALITY_DIR, condition_pool, generated_items, load_params, param
+from regurgitative.config import (CONDITIONS_DIR, QUALITY_DIR, condition_pool, fresh_dir, generated_items, load_params,
+                                  param)
 from regurgitative.generators.generated import kept_pairs
 from regurgitative.analysis.scoring import read_lines
 
@@ -123,10 +123,7 @@ def build(name: str, params: dict) -> dict:
     else:
         raise ValueError(f"params.yaml: mitigations.{name}.method must be one of {', '.join(METHODS)}, not {method!r}")
 
-    out = CONDITIONS_DIR / name
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out = fresh_dir(CONDITIONS_DIR / name)
     for lang, k in (("de", 0), ("en", 1)):
         (out / f"pool.{lang}").write_text("".join(line[k] + "\n" for line in lines), encoding="utf-8")
     (out / "sources.json").write_text(json.dumps([{"index": i, "english_from": w} for _, _, i, w in lines]) + "\n")
