@@ -138,7 +138,7 @@ def compare_builds(a: argparse.Namespace) -> dict:
     params = load_params()
     cfg = generate.generator_config(params, a.generator)
     template = param(params, f"prompts.{cfg['prompt']}")
-    des = generated.read_lines(PREPARED_DIR / "pool.de", a.n)
+    des = generated.first_lines(PREPARED_DIR / "pool.de", a.n)
     shots = translation.few_shot_examples(int(template.get("shots", 0)), des)
     payloads = [translation.build_payload(template, cfg["api"], de, shots) for de in des]
     decoding = {k: v for k, v in (cfg.get("decoding") or {}).items() if v is not None}
@@ -187,7 +187,7 @@ def main() -> None:
     cfg = generate.generator_config(params, a.generator)
     g = param(params, "generate")
     template = param(params, f"prompts.{cfg['prompt']}")
-    des = generated.read_lines(PREPARED_DIR / "pool.de", a.n)
+    des = generated.first_lines(PREPARED_DIR / "pool.de", a.n)
     shots = translation.few_shot_examples(int(template.get("shots", 0)), des)
     payloads = [translation.build_payload(template, cfg["api"], de, shots) for de in des]
     gguf = llama_server.gguf_path(cfg["model"])

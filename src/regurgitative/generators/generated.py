@@ -21,7 +21,8 @@ def pool_size(params: dict) -> int:
     return int(param(params, "generate.pool_size"))
 
 
-def read_lines(path: Path, limit: int | None = None) -> list[str]:
+def first_lines(path: Path, limit: int | None = None) -> list[str]:
+    """The first `limit` lines of `path` (all if None); fewer than `limit` is an error that names the file."""
     lines = scoring.read_lines(path)
     if limit is not None and limit > len(lines):
         raise ValueError(f"{path}: {len(lines)} sentences, but generate.pool_size asks for {limit}")
@@ -34,7 +35,7 @@ def detector_lines(params: dict) -> tuple[int, int]:
     It depends on the pool and generate.detector_size only; a teacher's stage refuses training pairs that reach
     into it (teacher.training_lines), so adding a teacher reruns no LLM's generation."""
     count = int(param(params, "generate.detector_size"))
-    available = len(read_lines(PREPARED_DIR / "pool.de"))
+    available = len(scoring.read_lines(PREPARED_DIR / "pool.de"))
     used = pool_size(params)
     if available - count < used:
         raise ValueError(f"params.yaml: generate.detector_size is {count}, but the prepared pool has {available} "
@@ -47,9 +48,9 @@ def sentences_to_translate(params: dict) -> dict[str, list[str]]:
     first generate.test_size test sentences (E2) and the detector split (E7, see detector_lines)."""
     test_size = param(params, "generate.test_size")
     start, count = detector_lines(params)
-    return {"pool": read_lines(PREPARED_DIR / "pool.de", pool_size(params)),
-            "test": read_lines(PREPARED_DIR / "test.de", None if test_size is None else int(test_size)),
-            "detector": read_lines(PREPARED_DIR / "pool.de")[start:start + count]}
+    return {"pool": first_lines(PREPARED_DIR / "pool.de", pool_size(params)),
+            "test": first_lines(PREPARED_DIR / "test.de", None if test_size is None else int(test_size)),
+            "detector": scoring.read_lines(PREPARED_DIR / "pool.de")[start:start + count]}
 
 
 def items_for(generator: str, split: str, german: list[str]) -> list[dict]:
@@ -115,7 +116,7 @@ def write_outputs(name: str, cfg: dict, items: list[dict], flagged: str, usage: 
     metrics = {"generator": name, "kind": cfg["kind"], "model": cfg.get("model"), "api": cfg.get("api"),
                **{f"test_{k}": v for k, v in scoring.score(
                    [it["text"] for it in test_items],
-                   read_lines(PREPARED_DIR / "test.en", len(test_items))).items()},
+                   first_lines(PREPARED_DIR / "test.en", len(test_items))).items()},
                "pool_sentences": len(pool_items), "test_sentences": len(test_items),
                "condition_pairs": len(pairs), "left_out": len(left_out),
                "flag_rates": {f: round(sum(f in it["flags"] for it in pool_items) / len(pool_items), 4)

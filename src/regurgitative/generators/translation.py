@@ -12,9 +12,9 @@ from typing import Iterator
 
 from tqdm import tqdm
 
+from regurgitative.analysis.scoring import read_lines
 from regurgitative.config import PREPARED_DIR, param
 from regurgitative.generators import llama_server, llm
-from regurgitative.generators.generated import read_lines
 from regurgitative.generators.response_cache import ResponseCache
 
 
