@@ -1,6 +1,7 @@
 """Where things live and what params.yaml says: the one place every stage looks both up."""
 from __future__ import annotations
 
+import argparse
 import atexit
 import hashlib
 import json
@@ -308,6 +309,17 @@ def condition_pool(condition: str) -> Path:
 
 def dataset_dir(condition: str, train_size: int) -> Path:
     return DATASETS_DIR / condition / str(train_size)
+
+
+def run_arguments(description: str | None) -> tuple[str, int, int]:
+    """A student's stage arguments (train@, evaluate@ and their mitigation twins): --condition, --train-size and
+    --seed, parsed from the command line."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--condition", required=True)
+    ap.add_argument("--train-size", type=int, required=True)
+    ap.add_argument("--seed", type=int, required=True)
+    a = ap.parse_args()
+    return a.condition, a.train_size, a.seed
 
 
 def model_dir(condition: str, train_size: int, seed: int) -> Path:

@@ -4,11 +4,11 @@ human references. Writes results/eval/<run>/ (hypotheses, command, log) and the 
 results/runs/<run>.json."""
 from __future__ import annotations
 
-import argparse
 import json
 
 from regurgitative.analysis import scoring
-from regurgitative.config import PREPARED_DIR, TGT, eval_dir, fresh_dir, load_params, model_dir, param, run_metrics
+from regurgitative.config import (PREPARED_DIR, TGT, eval_dir, fresh_dir, load_params, model_dir, param, run_arguments,
+                                  run_metrics)
 from regurgitative.students import fairseq, vocabulary
 
 def evaluate(condition: str, train_size: int, seed: int) -> dict:
@@ -40,12 +40,7 @@ def evaluate(condition: str, train_size: int, seed: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--condition", required=True)
-    ap.add_argument("--train-size", type=int, required=True)
-    ap.add_argument("--seed", type=int, required=True)
-    a = ap.parse_args()
-    print(json.dumps(evaluate(a.condition, a.train_size, a.seed), indent=2))
+    print(json.dumps(evaluate(*run_arguments(__doc__)), indent=2))
 
 
 if __name__ == "__main__":

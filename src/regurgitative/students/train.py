@@ -3,11 +3,10 @@ fairseq-train on one dataset. Architecture and optimisation come from params (tr
 through as fairseq flags); the exact command line is saved next to the model as train.sh."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from regurgitative.config import dataset_dir, fresh_dir, load_params, model_dir, param
+from regurgitative.config import dataset_dir, fresh_dir, load_params, model_dir, param, run_arguments
 from regurgitative.students import fairseq
 
 
@@ -24,12 +23,7 @@ def train(condition: str, train_size: int, seed: int) -> Path:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--condition", required=True)
-    ap.add_argument("--train-size", type=int, required=True)
-    ap.add_argument("--seed", type=int, required=True)
-    a = ap.parse_args()
-    train(a.condition, a.train_size, a.seed)
+    train(*run_arguments(__doc__))
 
 
 if __name__ == "__main__":
