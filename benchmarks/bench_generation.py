@@ -43,6 +43,9 @@ from regurgitative.generators.response_cache import ResponseCache, request_key  
 def server_alone(clients: list, cfg: dict, name: str, payloads: list[dict]) -> float:
     """Sentences per second of raw openai-client calls, one in flight per server, no cache."""
     decoding = {k: v for k, v in (cfg.get("decoding") or {}).items() if v is not None}
+    known = llm.openai_fields(cfg["api"])  # llama.cpp-only fields (repeat_penalty) travel in extra_body
+    decoding = {**{k: v for k, v in decoding.items() if k in known},
+                "extra_body": {k: v for k, v in decoding.items() if k not in known}}
     idle: queue.Queue = queue.Queue()
     for c in clients:
         idle.put(c)
@@ -142,6 +145,9 @@ def compare_builds(a: argparse.Namespace) -> dict:
     shots = translation.few_shot_examples(int(template.get("shots", 0)), des)
     payloads = [translation.build_payload(template, cfg["api"], de, shots) for de in des]
     decoding = {k: v for k, v in (cfg.get("decoding") or {}).items() if v is not None}
+    known = llm.openai_fields(cfg["api"])  # llama.cpp-only fields (repeat_penalty) travel in extra_body
+    decoding = {**{k: v for k, v in decoding.items() if k in known},
+                "extra_body": {k: v for k, v in decoding.items() if k not in known}}
     settings = {k: v for k, v in (param(params, "generate").get("server") or {}).items() if k != "replicas"}
     gguf = llama_server.gguf_path(cfg["model"])
     results: dict = {"generator": a.generator, "sentences": a.n, "server": settings,

@@ -45,9 +45,16 @@ def copy_worktree(dest: Path) -> None:
     sh([*GIT, "commit", "-q", "-m", "bench"], dest)
 
 
+def train_seconds(repo: Path, row) -> float:
+    """A student's fairseq-train wall time, from the train stage's logs/times record (times are no results)."""
+    path = repo / "logs/times" / f"train@{row.condition}-{int(row.train_size)}-{int(row.seed)}.json"
+    return json.loads(path.read_text())["train_seconds"] if path.exists() else float("nan")
+
+
 def bleu_table(repo: Path) -> str:
     table = pd.read_csv(repo / "results/bleu.csv")
-    students = table[table.kind == "student"]
+    students = table[table.kind == "student"].copy()
+    students["train_seconds"] = [train_seconds(repo, r) for r in students.itertuples()]
     summary = students.groupby(["condition", "train_size"]).agg(
         bleu_mean=("bleu", "mean"), bleu_min=("bleu", "min"), bleu_max=("bleu", "max"), chrf_mean=("chrf", "mean"),
         seeds=("seed", "nunique"), train_s_mean=("train_seconds", "mean")).round(2)

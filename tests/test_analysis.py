@@ -246,7 +246,8 @@ def test_a_quality_ordered_condition_leaves_out_what_its_generator_condition_dro
 # ------------------------------------------------------------------------------------------------ findings
 def _row(family, a, n_a, b, n_b, diff, low, high, p, outcome):
     return {"family": family, "a": a, "a_size": n_a, "b": b, "b_size": n_b, "a_bleu": 10 + diff, "b_bleu": 10.0,
-            "difference": diff, "ci_low": low, "ci_high": high, "p_value": p, "p_holm": p, "outcome": outcome}
+            "difference": diff, "ci_low": low, "ci_high": high, "interval": "seeds-t", "p_value": p, "p_holm": p,
+            "outcome": outcome}
 
 
 def _tables(mitigation_vs_llm: str = "better", real_2000_learned: bool = True):
@@ -278,9 +279,11 @@ def _tables(mitigation_vs_llm: str = "better", real_2000_learned: bool = True):
         _row("mitigations", "real", 1000, "llm-by-x", 1000, 0.5, 0.2, 0.8, 0.02, "better"),
         _row("E5-E7-split", "real-by-x", 1000, "llm-by-x", 1000, 1.0, 0.4, 1.6, 0.01, "better"),
         _row("E5-E7-split", "real-by-x", 1000, "real", 1000, 0.2, -0.5, 0.9, 0.5, "equivalent")])
-    intervals = pd.DataFrame([{"condition": c, "train_size": n, "bleu": 8.0, "ci_low": 7.0, "ci_high": 9.0,
-                               "floor": 5.1, "learned": True} for c in ("real", "llm", "weak") for n in (1000, 2000)])
-    return generators, errors_table, div, sig, intervals, 3.4
+    intervals = pd.DataFrame([{"condition": c, "train_size": n, "seeds": 3, "bleu": 8.0, "ci_low": 7.0, "ci_high": 9.0,
+                               "chrf": 31.0, "chrf_ci_low": 29.0, "chrf_ci_high": 33.0, "bleu_floor": 5.1,
+                               "chrf_floor": 27.3, "interval": "seeds-t", "learned": True}
+                              for c in ("real", "llm", "weak") for n in (1000, 2000)])
+    return generators, errors_table, div, sig, intervals, {"bleu": 3.4, "chrf": 24.3}
 
 
 def test_findings_decide_each_verdict_from_the_corrected_comparisons():
@@ -302,7 +305,7 @@ def test_a_comparison_that_cannot_decide_for_want_of_learning_is_left_out_and_co
     text = findings.markdown(findings.claims(*_tables(real_2000_learned=False)))
     assert "**Claim 1: regurgitative training is worse than training on real data: holds.**" in text
     assert "Left out of the verdict for want of learning: 1 of 4 comparisons." in text
-    assert "not learned: the group ahead, or one of two alike, is not clearly above copying the source" in text
+    assert "not learned: the group ahead, or one of two alike, did not clear the learned floors" in text
 
 
 def test_a_claim_with_no_comparison_that_can_decide_is_inconclusive():
@@ -311,6 +314,26 @@ def test_a_claim_with_no_comparison_that_can_decide_is_inconclusive():
     text = findings.markdown(findings.claims(generators, errors_table, div, sig, intervals, copy))
     assert "**Claim 1: regurgitative training is worse than training on real data: inconclusive.**" in text
     assert "**Claim 3: the loss appears for a low- and a high-performance generator: inconclusive.**" in text
+
+
+def test_each_verdict_states_its_rule_and_the_learned_rule_is_stated_with_both_floors():
+    generators, errors_table, div, sig, intervals, copy = _tables()
+    intervals.loc[0, ["learned", "chrf", "chrf_ci_low"]] = [False, 26.0, 25.0]
+    paragraphs = findings.claims(generators, errors_table, div, sig, intervals, copy)
+    for title, verdict, text in paragraphs:
+        if verdict in ("holds", "does not hold", "inconclusive"):
+            assert "Rule: holds if" in text, title
+    text = findings.markdown(paragraphs)
+    assert "above 5.1 BLEU and 27.3 chrF" in text and "3.4 BLEU and 24.3 chrF" in text
+    assert "**Students learn: 5 of 6 groups.**" in text and "real (1,000) 8.0 [7.0, 9.0] BLEU, 26.0 [25.0, 33.0] chrF" in text
+
+
+def test_a_single_run_comparison_says_it_counts_test_sentences_only():
+    generators, errors_table, div, sig, intervals, copy = _tables()
+    sig.loc[0, "interval"] = "sentences"
+    text = findings.markdown(findings.claims(generators, errors_table, div, sig, intervals, copy))
+    assert "real (1,000) 12.0 vs llm (1,000) 10.0: +2.0 [+1.0, +3.0], test sentences only, p_Holm 0.004" in text
+    assert "real (2,000) 13.0 vs llm (2,000) 10.0: +3.0 [+2.0, +4.0], p_Holm 0.004" in text
 
 
 @pytest.mark.parametrize("outcome, verdict", [("undecided", "inconclusive"), ("worse", "does not hold"),
@@ -344,3 +367,53 @@ def test_the_report_reads_what_exists_names_what_is_missing_and_an_experiment_th
                for n in ("errors.csv", "recursion.csv", "recursion-intervals.csv"))
     assert results.experiment(tables, results.E9) is None
     assert [t.empty for t in results.experiment(tables, results.E10)] == [True, True, True]
+
+
+def test_the_readme_block_states_the_learned_rule_and_marks_the_groups_that_did_not_learn(tmp_path):
+    from regurgitative.report import figures
+    generators, _, _, _, intervals, _ = _tables()
+    intervals.loc[0, "learned"] = False
+    bleu = pd.DataFrame([{"kind": "student", "experiment": "E1", "condition": c, "train_size": n, "seed": 1,
+                          "bleu": 8.0, "chrf": 31.0} for c in ("real", "llm", "weak") for n in (1000, 2000)]
+                        + [{"kind": "baseline", "experiment": None, "condition": "copy_source", "bleu": 3.4,
+                            "chrf": 24.3}])
+    generators = generators.assign(test_chrf=[45.0, 25.0])
+    (md,) = figures.results_block(bleu, generators, intervals, "- **Claim 1: x: holds.** text\n",
+                                  tmp_path / "readme_results")
+    text = md.read_text(encoding="utf-8")
+    assert ("Learned: the lower end of its 95 % interval over seeds above 5.1 BLEU and 27.3 chrF (max of an absolute "
+            "level and copying the German, which scores 3.4 BLEU and 24.3 chrF, by a margin;") in text
+    assert "| `real` | E1 | 8.0 [7.0, 9.0] ✗ | 8.0 [7.0, 9.0] |" in text
+    assert "- **Claim 1: x: holds.**" in text
+
+
+def test_e10_findings_say_when_intervals_count_test_sentences_only():
+    intervals = pd.DataFrame([
+        {"condition": "base zero-shot", "role": "base", "size": 0, "seeds": 1, "bleu": 2.0, "interval": "sentences"},
+        {"condition": "base few-shot", "role": "base", "size": 0, "seeds": 1, "bleu": 4.0, "interval": "sentences"},
+        {"condition": "real", "role": "real", "size": 100, "seeds": 1, "bleu": 9.0, "interval": "sentences"},
+        {"condition": "g", "role": "self", "size": 100, "seeds": 1, "bleu": 7.0, "interval": "sentences"}])
+    sig = pd.DataFrame([
+        {**_row("E10-real", "real", 100, "g", 100, 2.0, 1.0, 3.0, 0.01, "better"), "interval": "sentences"},
+        {**_row("E10-fine-tuning", "real", 100, "base few-shot", 0, 5.0, 4.0, 6.0, 0.01, "better"),
+         "interval": "sentences"}])
+    text = findings.markdown(findings.finetune_claims(intervals, sig))
+    assert "1 seed per point; intervals over test sentences only" in text
+    assert "+2.0 [+1.0, +3.0], test sentences only, p_Holm 0.010" in text
+    assert "**E10, claim A: fine-tuning on regurgitative data loses to real data: holds.**" in text
+    assert "Rule: holds if every comparison that can decide" in text
+
+
+def test_a_table_made_before_the_learned_rule_is_named_and_left_out(tmp_path, monkeypatch, capsys):
+    """Its `learned` and outcomes follow the old rule (1.5 x copy-source BLEU only): no verdict is drawn from it."""
+    from regurgitative.report import results
+    (tmp_path / "intervals.csv").write_text("condition,train_size,seeds,bleu,ci_low,ci_high,floor,learned\n"
+                                            "real,100,3,6.0,5.5,6.5,5.1,True\n")
+    (tmp_path / "significance.csv").write_text("family,a,b,interval,outcome\nF,real,g,seeds-t,better\n")
+    monkeypatch.setattr(results, "CORE", {"intervals": tmp_path / "intervals.csv",
+                                          "significance": tmp_path / "significance.csv"})
+    monkeypatch.setattr(results, "E9", {})
+    monkeypatch.setattr(results, "E10", {})
+    tables = results.load("findings")
+    assert set(tables) == {"significance"}
+    assert "intervals.csv: made before the learned rule (no bleu_floor, chrf" in capsys.readouterr().err

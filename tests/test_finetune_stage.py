@@ -38,7 +38,9 @@ def workspace(root, base_url: str, conditions=("real",)) -> None:
                                     "decoding": {"max_tokens": 64, "temperature": 0.0}}},
         "prompts": {"instruct": {"shots": 1, "system": SYSTEM, "user": "{de}"}},
         "generate": {"concurrency": 2, "timeout_seconds": 10, "max_retries": 1, "request_seconds": 30},
-        "significance": {"resamples": 200, "seed": 1, "alpha": 0.05, "equivalence_margin": 1.0, "learned_factor": 1.5},
+        "significance": {"resamples": 200, "seed": 1, "alpha": 0.05, "equivalence_margin": 1.0,
+                         "learned": {"bleu_absolute": 5.0, "bleu_copy_factor": 1.5, "chrf_absolute": 25.0,
+                                     "chrf_copy_margin": 3.0}},
         "finetune": {"backend": "openai", "base": "gpt-test", "conditions": list(conditions), "sizes": [3],
                      "seeds": [1], "test_size": 3,
                      "openai": {"model": BASE_MODELS[0], "hyperparameters": {"n_epochs": 2},
@@ -90,9 +92,15 @@ def test_the_base_model_and_the_comparison(repo):
     finetune_compare.main()
     intervals = finetune_compare.pd.read_csv(finetune_compare.INTERVALS)
     assert set(intervals.condition) == {"base zero-shot", "base few-shot", "real"}
+    # one run per point: intervals over the test sentences only (3 here: too few for the model that learned its
+    # answers to clear the floors on every resample), and said so; the base model's EN[...] did not learn
+    assert set(intervals.interval) == {"sentences"}
+    assert not intervals[intervals.role == "base"].learned.any()
+    assert (intervals.bleu_floor >= 5.0).all() and (intervals.chrf_floor >= 25.0).all()
     sig = finetune_compare.pd.read_csv(finetune_compare.SIGNIFICANCE)
     (row,) = sig.itertuples()
     assert row.family == "E10-fine-tuning" and row.a == "real" and row.difference > 50
+    assert row.interval == "sentences" and not row.b_learned
 
 
 def test_the_dry_run_prices_the_grid_and_sends_nothing(repo):

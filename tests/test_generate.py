@@ -19,7 +19,8 @@ from helpers import REPO
 from regurgitative.data import corpus
 from regurgitative.generators import generate, translation
 from regurgitative import profile
-from regurgitative.config import PREPARED_DIR
+from regurgitative.config import PREPARED_DIR, ParamsError
+from regurgitative.generators.response_cache import request_key
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
 
@@ -110,6 +111,30 @@ def test_a_rerun_asks_nothing(workdir):
         first = len(server.requests)
         again = generate.generate("fake")
     assert len(server.requests) == first and again["requests"] == 0 and again["cache_hits"] == 38
+
+
+def test_a_remote_generator_sends_no_llama_cpp_field_and_keeps_its_cache_key(workdir):
+    """An openai-kind generator's requests carry no repeat_penalty (OpenAI's API refuses unknown fields), even
+    though the profile's local generators state it; its cache key is what it always was (endpoint and model,
+    the request, the decoding: nothing of this machine's llama.cpp build, and never the key); a repeat_penalty
+    in its params is refused with the key named, before anything is sent."""
+    with FaultServer() as server:
+        write_workdir(workdir, server.base_url)
+        params = yaml.safe_load((workdir / "params.yaml").read_text())
+        assert params["generators"]["smollm2-135m"]["decoding"]["repeat_penalty"] == 1.1
+        generate.generate("fake")
+        sent = len(server.requests)
+        assert sent == 38 and not any("repeat_penalty" in r["body"] for r in server.requests)
+        params["generators"]["fake"]["decoding"]["repeat_penalty"] = 1.1
+        (workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        with pytest.raises(ParamsError, match=r"generators\.fake\.decoding\.repeat_penalty is for llama_cpp"):
+            generate.generate("fake")
+        assert len(server.requests) == sent
+    for line in lines(workdir / "data/llm-cache/fake.jsonl"):
+        record = json.loads(line)
+        assert record["request"] == {"model_id": f"{server.base_url.rstrip('/')}|{MODEL}", "api": "completions",
+                                     "prompt": record["request"]["prompt"], "max_tokens": 16, "temperature": 0.0}
+        assert record["key"] == request_key(record["request"])
 
 
 def test_the_api_key_reaches_no_output(workdir):

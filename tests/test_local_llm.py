@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -56,12 +58,25 @@ def test_translations_go_through_the_openai_client_into_the_cache(gguf, tmp_path
     for de, a in zip(SOURCES, answers):
         c = cleaning.clean(a["text"], de, a["finish_reason"])
         assert "\n" not in c.text and c.text == c.text.strip()
-    # A greedy answer is the same answer: a fresh server gives what the cache holds.
+    # A greedy answer is the same answer: a fresh server gives what the cache holds. Stating llama-cpp-python's
+    # default repeat_penalty (1.1, as params do; sent through the client's extra_body) changes no answer.
     with ResponseCache(tmp_path / "cache2.jsonl") as cache2, \
             llama_server.serve(gguf, alias="smollm2", settings={"n_ctx": 1024, "n_threads": 2}) as server:
         g2 = llm.LLM(llm.make_client(server.base_url, llm.LOCAL_API_KEY, 120, 2), model="smollm2", model_id="x", api="chat",
-                     decoding={"max_tokens": 40, "temperature": 0.0, "stop": ["\n"]}, cache=cache2)
-        assert g2.complete(payloads[0])["text"] == answers[0]["text"]
+                     decoding={"max_tokens": 40, "temperature": 0.0, "stop": ["\n"], "repeat_penalty": 1.1},
+                     cache=cache2)
+        assert [g2.complete(p)["text"] for p in payloads] == [a["text"] for a in answers]
+
+
+def test_the_cache_key_names_the_installed_llama_cpp_build():
+    """`make venv` records the llama.cpp build it installed (<venv>/.llama-cpp-build: the pin and its CMake
+    flags); the response cache's key names it, with what the library says it was compiled for."""
+    import llama_cpp
+    build = llama_server.build_identity()
+    record = (Path(sys.prefix) / llama_server.BUILD_RECORD).read_text()
+    assert build["llama_cpp"] == llama_cpp.__version__ and build["build"] == " ".join(record.split())
+    assert "-DGGML_NATIVE=OFF" in build["build"] and build["features"].startswith("CPU :")
+    assert "AMX" not in build["features"]  # the Makefile's build has none (see the objdump test below)
 
 
 def test_the_server_is_stopped_when_the_work_inside_fails(gguf, tmp_path):

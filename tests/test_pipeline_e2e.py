@@ -14,6 +14,7 @@ import yaml
 from ci_run import clone, run
 from helpers import BIN, REPO, sacrebleu_cli
 
+from regurgitative.analysis.stats import NOT_LEARNED
 from regurgitative.config import grid_runs
 
 pytestmark = pytest.mark.e2e  # the test tier (tests/conftest.py)
@@ -33,6 +34,35 @@ def grid(repo: Path) -> list[tuple[str, int, int]]:
 
 def lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
+
+
+VERDICTS = {"holds", "does not hold", "inconclusive"}
+# The family of comparisons each claim about students is decided on (report/findings.py); claims 4a and 4b are
+# about the data themselves, and whether a student learned does not enter them.
+CLAIM_FAMILIES = {"Claim 1": "E1-generated", "Claim 2": "E1-fraction", "Claim 3": "E1-generated",
+                  "Claim 4a": None, "Claim 4b": None, "Claim 5": "mitigations",
+                  "E9, claim A": "E9-collapse", "E9, claim B": "E9-real-data",
+                  "E10, claim A": "E10-real", "E10, claim B": "E10-fraction"}
+
+
+def claim_verdicts(findings_tex: str) -> dict[str, str]:
+    """{'Claim 1': 'inconclusive', 'E9, claim A': 'holds', ...}: every claim's paragraph and its label, whatever
+    the label says (a label outside the three verdicts must fail, not go unseen)."""
+    return dict(re.findall(r"\\paragraph\{((?:Claim|E\d+, claim) \w+):[^}]*\(([^()]*)\)\.\}", findings_tex))
+
+
+def assert_verdicts_follow_from_learning(verdicts: dict[str, str], significance: pd.DataFrame) -> None:
+    """What holds on any run, whatever the numbers: every claim has one of the three verdicts, and a claim none of
+    whose comparisons can decide (each one `not learned`: the group ahead, or one of two alike, did not learn) is
+    inconclusive."""
+    for claim, v in verdicts.items():
+        assert v in VERDICTS, (claim, v)
+        assert claim in CLAIM_FAMILIES, f"a claim this test does not know: {claim}"
+        if CLAIM_FAMILIES[claim] is None:
+            continue
+        outcomes = significance.outcome[significance.family == CLAIM_FAMILIES[claim]]
+        assert len(outcomes), (claim, CLAIM_FAMILIES[claim])
+        assert v == "inconclusive" or (outcomes != NOT_LEARNED).any(), (claim, v, list(outcomes))
 
 
 def test_every_run_has_a_model_and_its_exact_command(repo):
@@ -218,11 +248,10 @@ def test_error_rates_diversity_and_significance_cover_every_condition(repo):
     assert ahead[decided].all()
     both = significance.a_learned.astype(bool) & significance.b_learned.astype(bool)
     assert both[significance.outcome.isin(["equivalent", "undecided"])].all()
-    verdicts = dict(re.findall(r"\\paragraph\{(Claim \w+):[^}]*\((holds|does not hold|inconclusive)\)", findings))
-    assert {"Claim 1", "Claim 2", "Claim 5"} <= set(verdicts)
-    if not intervals.learned.astype(bool).any():
-        # students that do not learn decide no claim about students (4a and 4b are about data)
-        assert all(v == "inconclusive" for c, v in verdicts.items() if not c.startswith("Claim 4")), verdicts
+    verdicts = {c: v for c, v in claim_verdicts(findings).items() if c.startswith("Claim")}  # E9's, E10's: below
+    assert {"Claim 1", "Claim 2", "Claim 4a", "Claim 5"} <= set(verdicts)
+    # students that do not learn decide no claim about students (4a and 4b are about data)
+    assert_verdicts_follow_from_learning(verdicts, significance)
     assert "\\csname result@bleu/real/200\\endcsname" in (repo / "paper/findings/results.tex").read_text()
 
 
@@ -332,6 +361,10 @@ def test_the_chain_is_scored_tested_and_drawn(repo):
     assert "keep-real" in (repo / "paper/tables/recursion.md").read_text()
     findings = (repo / "paper/findings/findings.md").read_text()
     assert "E9, claim A" in findings and "E9, claim B" in findings
+    verdicts = {c: v for c, v in claim_verdicts((repo / "paper/findings/findings.tex").read_text()).items()
+                if c.startswith("E9")}
+    assert set(verdicts) == {"E9, claim A", "E9, claim B"}
+    assert_verdicts_follow_from_learning(verdicts, sig)
 
 
 def test_a_longer_chain_runs_only_the_new_generation(repo):
@@ -375,3 +408,7 @@ def test_the_llm_is_fine_tuned_on_every_condition_scored_tested_and_drawn(repo, 
     assert (sig.p_holm >= sig.p_value).all()
     assert (repo / "paper/figures/finetune.png").stat().st_size > 10_000
     assert "E10, claim A" in (repo / "paper/findings/findings.md").read_text()
+    verdicts = {c: v for c, v in claim_verdicts((repo / "paper/findings/findings.tex").read_text()).items()
+                if c.startswith("E10")}
+    assert set(verdicts) == {"E10, claim A", "E10, claim B"}
+    assert_verdicts_follow_from_learning(verdicts, sig)

@@ -22,7 +22,7 @@ def test_overlay_replaces_leaves_and_lists_and_keeps_the_rest():
     assert base["grid"]["train_sizes"] == [1, 2, 3]
 
 
-@pytest.mark.parametrize("name", ["default", "ci", "paper"])
+@pytest.mark.parametrize("name", ["default", "ci", "study", "paper"])
 def test_every_profile_renders_with_the_keys_the_stages_read(name):
     params = profile.render(name, REPO / "profiles")
     for key in ("corpus.source", "clean", "split.test_size", "tokenizer.vocab_size", "grid.conditions",
@@ -51,7 +51,7 @@ def test_missing_key_error_names_the_key_and_file():
 
 
 # ------------------------------------------------------------------------------ a grid that names what exists
-@pytest.mark.parametrize("name", ["default", "ci", "paper"])
+@pytest.mark.parametrize("name", ["default", "ci", "study", "paper"])
 def test_every_profile_passes_the_grid_check(name):
     check_grid(profile.render(name, REPO / "profiles"))
 
@@ -73,8 +73,15 @@ def test_every_profile_passes_the_grid_check(name):
      r"grid\.mitigations names 'no-such-recipe', which is not under `mitigations`"),
     (lambda p: p["grid"]["train_sizes"].append(4000),
      r"grid\.train_sizes goes up to 4000, but the generators translate generate\.pool_size = 2500"),
-    (lambda p: p["mitigations"]["gemma3-270m-by-agreement"].update(score="bleu"),
+    (lambda p: (p["grid"]["mitigations"].append("gemma3-270m-by-agreement"),
+                p["mitigations"]["gemma3-270m-by-agreement"].update(score="bleu")),
      r"mitigations\.gemma3-270m-by-agreement\.score is 'bleu'; it must be one of agreement"),
+    (lambda p: p["grid"]["mitigations"].append("gemma3-270m-by-detector"),
+     r"mitigations\.gemma3-270m-by-detector orders by the detector, but generate\.detector_size is 0"),
+    (lambda p: p["grid"]["conditions"].append("gemma3-270m"),
+     r"generators\.gemma3-270m\.pool_size is 200, but gemma3-270m trains at up to 2000 pairs"),
+    (lambda p: p["generators"]["gemma3-270m"].update(pool_size=3000),
+     r"generators\.gemma3-270m\.pool_size is 3000; it must be a whole number from 1 to generate\.pool_size"),
 ])
 def test_a_grid_naming_what_does_not_exist_is_refused_with_the_key_and_the_fix(change, message):
     params = profile.render("default", REPO / "profiles")

@@ -125,3 +125,47 @@ def test_rare_words_that_vanish_count_against_their_band():
 def test_a_repeated_trigram_is_a_loop_and_a_varied_sentence_is_not():
     assert collapse.repeated_trigram(["you", "can", "also", "you", "can", "also", "see"])
     assert not collapse.repeated_trigram(["you", "can", "also", "see", "the", "menu"])
+
+
+def test_the_collapse_statistics_use_the_learned_rule_and_t_over_seeds(tmp_path, monkeypatch):
+    """collapse.statistics through analysis/verdicts.py: both floors, t over the seeds, E9's two families."""
+    import json
+    import random
+
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    words = "the a cat dog sat on mat ran to house big small red green".split()
+    rng = random.Random(0)
+    refs = [" ".join(rng.choice(words) for _ in range(rng.randint(4, 12))) for _ in range(80)]
+    write(Path("data/prepared/test.en"), refs)
+    Path("results").mkdir()
+    Path("results/baselines.json").write_text(json.dumps({"copy_source": {"bleu": 3.4, "chrf": 24.3}}))
+    keep = {("replace", 0): 0.9, ("replace", 1): 0.2, ("accumulate", 0): 0.9, ("accumulate", 1): 0.7}
+    rows = []
+    for (regime, generation), k in keep.items():
+        for seed in (1, 2, 3):
+            noisy = [" ".join(w if rng.random() < k else rng.choice(words) for w in r.split()) for r in refs]
+            write(chain.link_dir(regime, seed, generation) / "test.en", noisy)
+            rows.append({"regime": regime, "seed": seed, "generation": generation,
+                         **{m: float(seed) for m in collapse.MEASURES[2:]}})
+    p = {"grid": {"seeds": [1, 2, 3]},
+         "recursion": {"regimes": {r: REGIMES[r] for r in ("replace", "accumulate")}},
+         "significance": {"resamples": 100, "seed": 1, "alpha": 0.05, "equivalence_margin": 1.0,
+                          "learned": {"bleu_absolute": 5.0, "bleu_copy_factor": 1.5, "chrf_absolute": 25.0,
+                                      "chrf_copy_margin": 3.0}}}
+    intervals, sig = collapse.statistics(p, pd.DataFrame(rows))
+    assert list(intervals.columns[:2]) == ["regime", "generation"]
+    assert set(intervals.interval) == {"seeds-t"} and (intervals.seeds == 3).all()
+    assert intervals.bleu_floor.iloc[0] == pytest.approx(5.1) and intervals.chrf_floor.iloc[0] == pytest.approx(27.3)
+    assert (intervals.learned == (intervals.ci_low > 5.1) & (intervals.chrf_ci_low > 27.3)).all()
+    # the training English's measures: seeds 1, 2, 3 give mean 2 and the t-interval 2 +- 4.303 / sqrt(3)
+    half = 4.302652729911275 / 3 ** 0.5
+    assert intervals.mtld.tolist() == [2.0] * 4
+    assert intervals.mtld_low.tolist() == pytest.approx([2 - half] * 4)
+    pairs = {(r.family, r.a, r.a_generation, r.b, r.b_generation) for r in sig.itertuples()}
+    assert pairs == {("E9-collapse", "replace", 0, "replace", 1), ("E9-collapse", "accumulate", 0, "accumulate", 1),
+                     ("E9-real-data", "accumulate", 1, "replace", 1)}
+    assert set(sig.interval) == {"seeds-t"} and (sig.p_holm >= sig.p_value).all()
+    collapsed = sig[(sig.family == "E9-collapse") & (sig.a == "replace")].iloc[0]
+    assert collapsed.outcome == "better"

@@ -138,6 +138,7 @@ def load_params(path: Path | str = PARAMS) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
     check_grid(params, path)
+    check_decoding(params, path)
     if os.environ.get(RECORD_PARAMS_ENV):
         if not getattr(_record_params_read, "registered", False):
             atexit.register(_record_params_read, _PARAMS_READ)
@@ -207,6 +208,10 @@ def check_grid(params: dict[str, Any], path: Path | str = PARAMS) -> None:
             if g is not None and g not in named:
                 problems.append(f"mitigations.{m} draws on generator {g!r}, which is in neither grid.generators nor "
                                 f"grid.teachers; add it there (or drop {m!r} from grid.mitigations)")
+        if method == "order" and recipe.get("score") == "detector" and \
+                not int((params.get("generate") or {}).get("detector_size") or 0):
+            problems.append(f"mitigations.{m} orders by the detector, but generate.detector_size is 0 (no detector "
+                            f"split); set it (the study profile uses 500) or drop {m!r} from grid.mitigations")
         if method == "order" and recipe.get("score") not in ORDER_SCORES:
             problems.append(f"mitigations.{m}.score is {recipe.get('score')!r}; it must be one of "
                             f"{', '.join(ORDER_SCORES)}")
@@ -224,9 +229,44 @@ def check_grid(params: dict[str, Any], path: Path | str = PARAMS) -> None:
             problems.append(f"grid.{key} goes up to {max(sizes)}, but the generators translate generate.pool_size = "
                             f"{pool} pool sentences; raise generate.pool_size (only the missing sentences are "
                             f"translated) or lower the size")
+    generators = params.get("generators") or {}
+    for g in named:
+        own = (generators.get(g) or {}).get("pool_size")
+        if own is None or pool is None:
+            continue
+        if not isinstance(own, int) or not 0 < own <= int(pool):
+            problems.append(f"generators.{g}.pool_size is {own!r}; it must be a whole number from 1 to "
+                            f"generate.pool_size ({pool}): a generator translates a prefix of the students' pool")
+            continue
+        trained = [n for n in grid.get("train_sizes") or [] if g in (grid.get("conditions") or [])]
+        trained += [n for n in (params.get("finetune") or {}).get("sizes") or []
+                    if g in ((params.get("finetune") or {}).get("conditions") or [])]
+        for m in grid.get("mitigations") or []:
+            recipe = (params.get("mitigations") or {}).get(m) or {}
+            if g in (recipe.get("generators") or []) or g == recipe.get("generator"):
+                trained += list(grid.get("mitigation_sizes") or [])
+        if trained and max(trained) > own:
+            problems.append(f"generators.{g}.pool_size is {own}, but {g} trains at up to {max(trained)} pairs "
+                            f"(grid.train_sizes or finetune.sizes); raise it or drop {g} from those conditions")
     if problems:
         raise ParamsError(f"{path}: " + ("\n  ".join(["the grid names what does not exist:", *problems])
                                          if len(problems) > 1 else problems[0]))
+
+
+LLAMA_CPP_ONLY_DECODING = ("repeat_penalty",)  # llama-cpp-python's server takes it; OpenAI's API refuses it
+
+
+def check_decoding(params: dict[str, Any], path: Path | str = PARAMS) -> None:
+    """A decoding field only llama.cpp's server knows (repeat_penalty) is refused for any other kind of
+    generator, with the key named: OpenAI's API rejects a request that carries an unknown field."""
+    generators = params.get("generators")
+    for name, cfg in (generators.items() if isinstance(generators, dict) else []):
+        decoding = cfg.get("decoding") if isinstance(cfg, dict) else None
+        for key in LLAMA_CPP_ONLY_DECODING:
+            if isinstance(decoding, dict) and key in decoding and cfg.get("kind") != "llama_cpp":
+                raise ParamsError(f"{path}: generators.{name}.decoding.{key} is for llama_cpp generators only "
+                                  f"(llama-cpp-python's server); {name!r} is of kind {cfg.get('kind')!r}, whose "
+                                  f"endpoint refuses unknown fields: remove the key")
 
 
 def param(params: dict[str, Any], dotted: str, path: Path | str = PARAMS) -> Any:

@@ -1,6 +1,7 @@
 """Stage `aggregate`: one table over every run of the grid in params (grid.*) plus the baselines,
 results/bleu.csv; one table of the generators' own quality (E2), results/generators.csv; and the means over
-seeds for `dvc metrics show`, results/summary.json. Comparisons and verdicts are the significance stage's."""
+seeds for `dvc metrics show`, results/summary.json. Comparisons and verdicts are the significance stage's.
+No times: they differ on every run and live in logs/times/ (regurgitative.timing), not in the results."""
 from __future__ import annotations
 
 import json
@@ -15,11 +16,9 @@ from regurgitative.config import BLEU_TABLE as TABLE
 
 GENERATOR_COLUMNS = ["generator", "kind", "model", "api", "test_bleu", "test_chrf", "flagged_rate",
                      *(f"flag_{f}" for f in FLAGS), "pool_sentences", "condition_pairs", "left_out", "requests",
-                     "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "wall_seconds",
-                     "sentences_per_second", "test_bleu_signature"]
+                     "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "test_bleu_signature"]
 COLUMNS = ["kind", "experiment", "condition", "generator", "score", "generated_share", "train_size", "seed", "bleu", "chrf", "bleu_brevity_penalty", "segments",
-           "best_epoch", "epochs", "updates", "best_valid_loss", "train_seconds", "target_words_per_second",
-           "generate_seconds", "bleu_signature", "chrf_signature"]
+           "best_epoch", "epochs", "updates", "best_valid_loss", "bleu_signature", "chrf_signature"]
 
 
 def collect(params: dict) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Stage `errors` (E3): how often the English a student trains on is wrong, for real data and for each
-generator, over the same German sentences (the generators' translated pool, the first generate.pool_size).
+generator, over the same German sentences (the first n pool sentences that every generator translated:
+generated.common_pool_size).
 
 Indicators, per sentence (0 or 1), and whether they can fire on a human reference:
 
@@ -35,7 +36,7 @@ from regurgitative.analysis.indicators import ANY, INDICATORS, NOT_ON_REAL, indi
 from regurgitative.analysis.scoring import read_lines
 from regurgitative.config import ERRORS_TABLE as TABLE
 from regurgitative.config import PREPARED_DIR, generator_names, load_params, param
-from regurgitative.generators.generated import items_for
+from regurgitative.generators.generated import common_pool_size, items_for
 
 DETAILS = Path("data/errors")
 COLUMNS = ["condition", "indicator", "applies", "n", "rate", "ci_low", "ci_high", "p_vs_real", "p_holm_vs_real",
@@ -66,7 +67,8 @@ def against_real(real: list[dict], generated: list[dict], k: str) -> float:
 
 def measure(params: dict) -> pd.DataFrame:
     cfg = param(params, "errors")
-    n = int(param(params, "generate.pool_size"))
+    # Every generator on the same German sentences: the first n that all of them translated.
+    n = common_pool_size(params, generator_names(params))
     german = read_lines(PREPARED_DIR / "pool.de")[:n]
     human = read_lines(PREPARED_DIR / "pool.en")[:n]
     per_condition = {"real": [indicators(en, de, None, [], cfg) for de, en in zip(german, human)]}

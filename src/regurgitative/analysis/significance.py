@@ -1,6 +1,6 @@
 """Stage `significance`: every comparison a claim of the study rests on, tested once with the seeds pooled, and
-corrected for multiplicity within the claim's family (stats.py: two-level bootstrap over test sentences and
-seeds, Holm's correction, the outcome of each comparison).
+corrected for multiplicity within the claim's family (verdicts.py and stats.py: t over seeds with the paired
+test-sentence variance added, Holm's correction, whether each group learned, the outcome of each comparison).
 
 A comparison is "a against b": two groups of students (a condition at a training size, one student per seed)
 that translated the same test set. What differs between a and b is stated per family:
@@ -16,17 +16,17 @@ that translated the same test set. What differs between a and b is stated per fa
 | E8-share    | real@n vs share@n, share@n vs g@n | the share of generated English on the same sentences | |
 
 Claim 5 counts the `mitigations` family only (role `mitigation`: E5 reference-free, E6, E7), never the oracle,
-the controls or the shares. Writes results/significance.csv (one row per comparison) and results/intervals.csv
-(one row per group: seed-mean BLEU, its 95 % interval, whether it learned: the interval's lower end above the
-floor, significance.learned_factor x the copy-source baseline's BLEU).
+the controls or the shares. Writes results/significance.csv (one row per comparison: the difference of seed
+means, its interval and p-value, `interval` what they count, Holm's p, the outcome) and results/intervals.csv
+(one row per group: seed-mean BLEU and chrF with their 95 % intervals, the two floors, whether it learned: the
+rule of analysis/verdicts.py, with params.yaml's significance.learned and results/baselines.json's copy-source
+scores).
 """
 from __future__ import annotations
 
 import json
 
-import pandas as pd
-
-from regurgitative.analysis import stats
+from regurgitative.analysis import verdicts
 from regurgitative.config import SIGNIFICANCE_TABLE as TABLE
 from regurgitative.conditions import control_of, describe
 from regurgitative.config import INTERVALS_TABLE as INTERVALS
@@ -34,7 +34,8 @@ from regurgitative.config import BASELINES, PREPARED_DIR, eval_dir, grid_sizes, 
 from regurgitative.analysis.scoring import read_lines
 
 COLUMNS = ["family", "a", "a_size", "b", "b_size", "differs", "expected", "a_bleu", "b_bleu", "difference", "ci_low",
-           "ci_high", "p_value", "p_holm", "a_learned", "b_learned", "outcome", "a_seeds", "b_seeds"]
+           "ci_high", "interval", "p_value", "p_holm", "a_learned", "b_learned", "outcome", "a_seeds", "b_seeds"]
+GROUP_COLUMNS = ["condition", "train_size", *verdicts.INTERVAL_COLUMNS]
 
 
 def comparisons(params: dict) -> list[dict]:
@@ -76,38 +77,27 @@ def comparisons(params: dict) -> list[dict]:
     return out
 
 
-def groups(params: dict, needed: set[tuple[str, int]], references: list[str]) -> dict:
-    sampler = stats.Resampler(sentences=len(references), resamples=int(param(params, "significance.resamples")),
-                              seed=int(param(params, "significance.seed")))
+def hypotheses(params: dict, groups: set[tuple[str, int]]) -> dict:
+    """{(condition, size): [the test translations of each seed's student]}"""
     seeds = [int(s) for s in param(params, "grid.seeds")]
-    return {(c, n): sampler.group([stats.sentence_stats(read_lines(eval_dir(c, n, s) / "hypotheses.en"), references)
-                                   for s in seeds])
-            for c, n in sorted(needed)}
+    return {(c, n): [read_lines(eval_dir(c, n, s) / "hypotheses.en") for s in seeds] for c, n in sorted(groups)}
 
 
 def main() -> None:
     params = load_params()
-    cfg = param(params, "significance")
     references = read_lines(PREPARED_DIR / "test.en")
-    copy_source = json.loads(BASELINES.read_text())["copy_source"]["bleu"]
-    floor = float(param(params, "significance.learned_factor")) * copy_source
-    rows = comparisons(params)
+    copy_source = json.loads(BASELINES.read_text())["copy_source"]
     every = {(c, n) for c, sizes in grid_sizes(params).items() for n in sizes}
-    by_group = groups(params, every, references)
-    learned = {k: stats.learned(g, floor) for k, g in by_group.items()}
+    rows = [{**r, "a": (r["a"], r["a_size"]), "b": (r["b"], r["b_size"])} for r in comparisons(params)]
     for r in rows:
-        a, b = by_group[(r["a"], r["a_size"])], by_group[(r["b"], r["b_size"])]
-        r.update(a_bleu=a.bleu, b_bleu=b.bleu, **stats.compare(a, b), a_learned=learned[(r["a"], r["a_size"])],
-                 b_learned=learned[(r["b"], r["b_size"])], a_seeds=len(a.per_seed), b_seeds=len(b.per_seed))
-    table = stats.decide(pd.DataFrame(rows, columns=COLUMNS), float(cfg["alpha"]), float(cfg["equivalence_margin"]))
+        del r["a_size"], r["b_size"]
+    intervals, table = verdicts.judge(references, hypotheses(params, every), rows, copy_source,
+                                      param(params, "significance"), key=("condition", "train_size"), side="size")
     TABLE.parent.mkdir(parents=True, exist_ok=True)
-    table.round(6).to_csv(TABLE, index=False)
-    intervals = pd.DataFrame([{"condition": c, "train_size": n, "seeds": len(g.per_seed), "bleu": g.bleu,
-                               "ci_low": g.interval()[0], "ci_high": g.interval()[1], "floor": floor,
-                               "learned": learned[(c, n)]} for (c, n), g in by_group.items()])
-    intervals.round(4).to_csv(INTERVALS, index=False)
+    table[COLUMNS].round(6).to_csv(TABLE, index=False)
+    intervals[GROUP_COLUMNS].round(4).to_csv(INTERVALS, index=False)
     print(intervals.round(2).to_string(index=False))
-    print(table.drop(columns=["differs"]).round(4).to_string(index=False))
+    print(table[COLUMNS].drop(columns=["differs"]).round(4).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ Stages (`python -m regurgitative.finetune.train base | run ...`):
                                    (test.en, metrics.json); data/finetune-state/<run>/ (persisted: an OpenAI job's
                                    state and the response cache of its translations, so nothing is paid twice)
 
+Times (the stage's, and a local run's training seconds and tokens per second) go to logs/times/<stage>.json, not
+into the outputs.
+
 The prompt is the base generator's template (`prompts`, `generators.<base>.prompt`) with no shots, both when the
 model learns and when it translates; the base model's few-shot row uses the template's shots (validation pairs).
 Backends (`finetune.backend`): `local` (finetune_local.py: LoRA with transformers and peft, the weights of the
@@ -29,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from regurgitative import timing
 from regurgitative.generators import cleaning
 from regurgitative.finetune import openai_api as finetune_openai
 from regurgitative.generators import llama_server
@@ -122,9 +126,11 @@ def base_stage() -> dict:
     folder = RESULTS / BASE
     metrics = {k: write_results(folder, k, cleaned(answers[k], de), en, {"shots": len(shots) if k == "few-shot" else 0})
                for k in SHOTS}
+    seconds = round(time.perf_counter() - start, 1)
     metrics.update(base=param(params, "finetune.base"), backend=cfg["backend"], test_sentences=len(de),
-                   seconds=round(time.perf_counter() - start, 1), environment=env)
+                   environment=env)
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    timing.record("finetune-base", seconds=seconds)
     return metrics
 
 
@@ -165,18 +171,21 @@ def run_stage(condition: str, size: int, seed: int) -> dict:
     name = run_name(condition, size, seed)
     model_dir, results_dir, state_dir = MODELS / name, RESULTS / name, STATE / name
     start = time.perf_counter()
+    times = {}
     if cfg["backend"] == "local":
-        record, answers = _local_run(params, generator, template, pairs, de, seed, model_dir)
+        record, answers, times = _local_run(params, generator, template, pairs, de, seed, model_dir)
         state_dir.mkdir(parents=True, exist_ok=True)   # nothing to resume: a local run is redone whole
         (state_dir / "backend.json").write_text(json.dumps({"backend": "local"}) + "\n")
     else:
         record, answers = _openai_run(params, generator, template, pairs, de, seed, name, state_dir, model_dir)
+    seconds = round(time.perf_counter() - start, 1)
     metrics = write_results(results_dir, "test", cleaned(answers, de), en, {
         "condition": condition, "size": size, "seed": seed, "base": param(params, "finetune.base"),
-        "backend": cfg["backend"], "test_sentences": len(de), "seconds": round(time.perf_counter() - start, 1),
-        **{k: record[k] for k in ("tokens", "tokens_per_second", "seconds", "trained_tokens", "cost_usd",
-                                  "fine_tuned_model", "job_id", "final_train_loss") if k in record}})
+        "backend": cfg["backend"], "test_sentences": len(de),
+        **{k: record[k] for k in ("tokens", "trained_tokens", "cost_usd", "fine_tuned_model", "job_id",
+                                  "final_train_loss") if k in record}})
     (results_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    timing.record(f"finetune@{condition}-{size}-{seed}", seconds=seconds, **times)
     return metrics
 
 
@@ -192,14 +201,17 @@ def _local_run(params, generator, template, pairs, de, seed, model_dir):
                                               int(hp["max_length"])))
     record = finetune_local.train(model, tokenizer, examples, hp, seed)
     peft_model = record.pop("model")
+    # Times go to logs/times, not into training.json (an output): they differ on every run.
+    times = {"train_seconds": record.pop("seconds"), "train_tokens_per_second": record.pop("tokens_per_second")}
     record.update(hyperparameters=hp, seed=seed, base_gguf=llama_server.gguf_path(generator["model"]).name,
                   base_sha256=llama_server.file_sha256(llama_server.gguf_path(generator["model"])),
                   environment=finetune_local.environment(), final_train_loss=record["curve"][-1]["train_loss"])
     finetune_local.save_adapter(peft_model, model_dir, record)
     prompts = [finetune_local.prompt_text(tokenizer, build_payload(template, generator["api"], d, [])) for d in de]
+    start = time.perf_counter()
     answers = finetune_local.translate(peft_model, tokenizer, prompts, generator["decoding"],
                                        int(hp["decode_batch_size"]))
-    return record, answers
+    return record, answers, {**times, "translate_seconds": round(time.perf_counter() - start, 1)}
 
 
 def openai_examples(template: dict, pairs: list[tuple[str, str]]) -> list[dict]:

@@ -10,7 +10,8 @@ Writes
   data/conditions/<g>/pool.{de,en}   the condition's training pool, aligned; `generate.flagged` decides what
                                      happens to flagged items; data/conditions/<g>/left_out.json says what
   data/llm-cache/<g>.jsonl           the response cache (persists across `dvc repro`, pushed like any output)
-  results/generators/<g>.json        E2 scores, flag rates, requests, cache hits, tokens, cost, speed
+  results/generators/<g>.json        E2 scores, flag rates, requests, cache hits, tokens, cost
+  logs/times/generate@<g>.json       wall time and speed (not an output: they differ on every run)
 """
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ import json
 import sys
 import time
 
-from regurgitative.config import LLM_CACHE_DIR, LOGS_DIR, load_params, param
+from regurgitative import timing
+from regurgitative.config import LLM_CACHE_DIR, LOGS_DIR, PREPARED_DIR, load_params, param
 from regurgitative.generators import llama_server, llm
-from regurgitative.generators.generated import fresh_dirs, item, sentences_to_translate, write_outputs
+from regurgitative.generators.generated import (first_lines, fresh_dirs, item, pool_size, sentences_to_translate,
+                                                write_outputs)
 from regurgitative.generators.response_cache import ResponseCache
 from regurgitative.generators.translation import build_payload, endpoint, few_shot_examples, translate_all
 
@@ -45,8 +48,10 @@ def generate(name: str) -> dict:
     cfg = generator_config(params, name)
     g = param(params, "generate")
     template = param(params, f"prompts.{cfg['prompt']}")
-    sentences = sentences_to_translate(params)
-    shots = few_shot_examples(int(template.get("shots", 0)), sentences["pool"])
+    sentences = sentences_to_translate(params, name)
+    # Shots fit the students' whole pool, not this generator's share of it: a sentence's answer does not depend
+    # on how much of the pool its generator translates (generators.<name>.pool_size).
+    shots = few_shot_examples(int(template.get("shots", 0)), first_lines(PREPARED_DIR / "pool.de", pool_size(params)))
 
     fresh_dirs(name)
     cache_path = LLM_CACHE_DIR / f"{name}.jsonl"
@@ -65,12 +70,14 @@ def generate(name: str) -> dict:
                 items += [item(split, i, de, a, payload) for i, (de, payload, a) in enumerate(zip(des, payloads, answers))]
         usage = generator.usage
     seconds = time.perf_counter() - start
-    return write_outputs(name, cfg, items, g["flagged"], {
+    metrics = write_outputs(name, cfg, items, g["flagged"], {
         "requests": usage.requests, "cache_hits": usage.cache_hits, "cached_before": cached_before,
         "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
         "retried_bad_answers": usage.retried_bad_answers, "finish_reasons": usage.by_finish_reason,
-        "cost_usd": usage.cost(cfg.get("price_per_million_tokens")), "wall_seconds": round(seconds, 1),
-        "sentences_per_second": round(usage.requests / seconds, 3) if usage.requests else None})
+        "cost_usd": usage.cost(cfg.get("price_per_million_tokens"))})
+    timing.record(f"generate@{name}", wall_seconds=round(seconds, 1),
+                  sentences_per_second=round(usage.requests / seconds, 3) if usage.requests else None)
+    return metrics
 
 
 def main() -> None:

@@ -14,11 +14,20 @@ from regurgitative.config import (CONDITIONS_DIR, GENERATED_DIR, PREPARED_DIR, R
                                   param)
 
 
-def pool_size(params: dict) -> int:
+def pool_size(params: dict, generator: str | None = None) -> int:
     """How much of the pool a generator translates (generate.pool_size): the largest training size a
     regurgitative condition can have. A fixed number rather than max(grid.train_sizes), so that adding a
-    size below it asks nothing and reruns no generation (config.check_grid refuses a size above it)."""
-    return int(param(params, "generate.pool_size"))
+    size below it asks nothing and reruns no generation (config.check_grid refuses a size above it).
+    `generators.<name>.pool_size` lowers it for one generator (the default's LLM translates only what E10
+    fine-tunes on); without a generator, the students' pool: where the teachers' training pairs begin."""
+    own = ((params.get("generators") or {}).get(generator) or {}).get("pool_size") if generator else None
+    return int(param(params, "generate.pool_size") if own is None else own)
+
+
+def common_pool_size(params: dict, generators: list[str]) -> int:
+    """The first n pool sentences every one of `generators` translated: what E3, E4 and the agreement score
+    compare them on, so that every generator is measured on the same German sentences."""
+    return min([pool_size(params, g) for g in generators] or [pool_size(params)])
 
 
 def first_lines(path: Path, limit: int | None = None) -> list[str]:
@@ -43,12 +52,12 @@ def detector_lines(params: dict) -> tuple[int, int]:
     return available - count, count
 
 
-def sentences_to_translate(params: dict) -> dict[str, list[str]]:
-    """What every generator translates: the first generate.pool_size pool sentences (the student pool), the
-    first generate.test_size test sentences (E2) and the detector split (E7, see detector_lines)."""
+def sentences_to_translate(params: dict, generator: str) -> dict[str, list[str]]:
+    """What a generator translates: the first pool_size(params, generator) pool sentences (the student pool),
+    the first generate.test_size test sentences (E2) and the detector split (E7, see detector_lines)."""
     test_size = param(params, "generate.test_size")
     start, count = detector_lines(params)
-    return {"pool": first_lines(PREPARED_DIR / "pool.de", pool_size(params)),
+    return {"pool": first_lines(PREPARED_DIR / "pool.de", pool_size(params, generator)),
             "test": first_lines(PREPARED_DIR / "test.de", None if test_size is None else int(test_size)),
             "detector": scoring.read_lines(PREPARED_DIR / "pool.de")[start:start + count]}
 

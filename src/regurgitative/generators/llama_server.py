@@ -70,6 +70,37 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+BUILD_RECORD = ".llama-cpp-build"  # the venv's record of `make venv`'s llama.cpp build: the pin and its CMake flags
+
+
+def build_identity(record: Path | None = None) -> dict:
+    """The installed llama.cpp build, for the response cache's key: another build (version, instruction set,
+    compiler flags) runs other kernels, sums in another order and may break a near-tie of greedy decoding the
+    other way, so its answers are other answers.
+
+    - `llama_cpp`: llama_cpp.__version__;
+    - `build`: the line `make venv` wrote to <venv>/.llama-cpp-build (`llama-cpp-python==V` and the CMake flags,
+      LLAMA_ISA's included), or None where there is no such line for the installed version (llama-cpp-python
+      installed by hand, or reinstalled since);
+    - `features`: what the library itself says it was compiled for (llama_print_system_info: `CPU : SSE3 = 1 |
+      AVX2 = 1 | AVX512 = 1 | ...`), which names the instruction set of a build made any other way too."""
+    try:
+        import llama_cpp
+    except ImportError as e:
+        raise ServerError(f"llama_cpp cannot be imported ({e}); it comes with `make venv`") from None
+    version = str(llama_cpp.__version__)
+    record = Path(sys.prefix) / BUILD_RECORD if record is None else record
+    try:
+        build = " ".join(record.read_text(encoding="utf-8").split()) or None
+    except (OSError, UnicodeDecodeError):
+        build = None
+    if build is not None and build.split()[0] != f"llama-cpp-python=={version}":
+        build = None  # a record of another version: not what is installed
+    info = llama_cpp.llama_print_system_info()
+    info = info.decode("utf-8", "replace") if isinstance(info, bytes) else str(info)
+    return {"llama_cpp": version, "build": build, "features": " ".join(info.split()).strip(" |")}
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

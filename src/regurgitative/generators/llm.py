@@ -15,6 +15,7 @@ against a closed port), and the request's total time (`total_seconds`: per-attem
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 import os
@@ -120,12 +121,18 @@ class LLM:
     completion_tokens, mean_logprob} from the cache or from the endpoint.
 
     `model_id` is the model's identity in cache keys (the weights' hash for a local model, endpoint and
-    name for a remote one): a local server's port changes every run, its answers must not. Several clients
-    (replicas of one local server) are used one request each at a time."""
+    name for a remote one): a local server's port changes every run, its answers must not. `key_fields` is
+    what else decides an answer and goes into the key (for a local model: the llama.cpp build, the decoding
+    mode, the server's settings; `translation.endpoint`). Several clients (replicas of one local server) are
+    used one request each at a time.
+
+    Decoding fields the openai client does not know (llama.cpp's `repeat_penalty`, `top_k`, ...) are sent
+    through its `extra_body`; they are in the key like every other."""
 
     def __init__(self, client: openai.OpenAI | list[openai.OpenAI], *, model: str, model_id: str, api: str,
                  decoding: dict, cache: ResponseCache, bad_answer_retries: int = 3,
-                 guard: RequestGuard | None = None, request_seconds: float | None = None):
+                 guard: RequestGuard | None = None, request_seconds: float | None = None,
+                 key_fields: dict | None = None):
         if api not in ("completions", "chat"):
             raise LLMError(f"api must be 'completions' or 'chat', not {api!r}")
         clients = client if isinstance(client, list) else [client]
@@ -135,6 +142,14 @@ class LLM:
             self._idle.put(c)
         self.client, self.model, self.model_id, self.api = clients[0], model, model_id, api
         self.decoding = {k: v for k, v in decoding.items() if v is not None}
+        self.key_fields = dict(key_fields or {})
+        clash = sorted(set(self.key_fields) & ({"model_id", "api", "prompt", "messages"} | set(self.decoding)))
+        if clash:
+            raise LLMError(f"key_fields {clash} would overwrite a field of the request in its cache key")
+        known = openai_fields(api)
+        self._sent = {k: v for k, v in self.decoding.items() if k in known}
+        if extra := {k: v for k, v in self.decoding.items() if k not in known}:
+            self._sent["extra_body"] = extra
         self.cache = cache
         self.bad_answer_retries = bad_answer_retries
         self.guard, self.request_seconds = guard or RequestGuard(), request_seconds
@@ -159,7 +174,7 @@ class LLM:
 
     def request(self, payload: dict) -> dict:
         """The full request: what the cache key covers."""
-        return {"model_id": self.model_id, "api": self.api, **payload, **self.decoding}
+        return {"model_id": self.model_id, "api": self.api, **self.key_fields, **payload, **self.decoding}
 
     def complete(self, payload: dict) -> dict:
         """payload: {"prompt": str} for completions, {"messages": [...]} for chat."""
@@ -196,9 +211,9 @@ class LLM:
             start = time.perf_counter()
             try:
                 if self.api == "completions":
-                    r = client.completions.create(model=self.model, **payload, **self.decoding)
+                    r = client.completions.create(model=self.model, **payload, **self._sent)
                 else:
-                    r = client.chat.completions.create(model=self.model, **payload, **self.decoding)
+                    r = client.chat.completions.create(model=self.model, **payload, **self._sent)
                 return _answer(r, self.api)
             except openai.NotFoundError as e:
                 raise LLMError(f"{self.client.base_url}: model {self.model!r} not found ({e.message})") from None
@@ -218,6 +233,15 @@ class LLM:
                 with self._count:
                     self.usage.seconds_waiting += time.perf_counter() - start
         raise AssertionError("unreachable")
+
+
+def openai_fields(api: str) -> frozenset[str]:
+    """The request fields the openai client's create() takes for `api` (OpenAI's own); any other decoding field
+    (llama.cpp's repeat_penalty, top_k, min_p, ...) has to travel in extra_body."""
+    from openai.resources.chat.completions import Completions as ChatCompletions
+    from openai.resources.completions import Completions
+    create = Completions.create if api == "completions" else ChatCompletions.create
+    return frozenset(inspect.signature(create).parameters) - {"self", "extra_body", "extra_headers", "extra_query"}
 
 
 class _BadAnswer(ValueError):

@@ -6,8 +6,11 @@ asked again. A line cut short by the kill is the last one in the file; loading d
 file back to the last whole line) instead of failing. Nothing is ever rewritten or removed otherwise.
 
 The key is a hash of everything that determines an answer: which model (its weights' hash for a local
-model, the endpoint and model name for a remote one), the endpoint kind, the exact prompt or messages and
-every decoding setting. Change any of them and the request is new; change nothing and it is free.
+model, the endpoint and model name for a remote one), for a local model also the llama.cpp build, the way it
+decodes (mode and batch size) and the server's settings that can change an answer (translation.local_key_fields),
+the endpoint kind, the exact prompt or messages and every decoding setting (llama.cpp's repeat_penalty
+included). A remote model's key holds nothing of the machine, and never the API key. Change any of them and
+the request is new; change nothing and it is free (docs/generators.md lists the fields).
 """
 from __future__ import annotations
 

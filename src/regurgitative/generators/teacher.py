@@ -5,8 +5,9 @@ first generate.pool_size), then translates the student pool and the test set wit
 also carries the teacher's mean token log-probability (natural log, end of sentence included), a
 reference-free confidence score.
 
-Writes models/teachers/<t>/ (data-bin, checkpoint, train.sh, translate.sh, logs) and, like generate@,
-data/generated/<t>/, data/conditions/<t>/ and results/generators/<t>.json.
+Writes models/teachers/<t>/ (data-bin, checkpoint, train.sh and train.json, translate-<split>.sh) and, like
+generate@, data/generated/<t>/, data/conditions/<t>/ and results/generators/<t>.json; fairseq's logs go to
+logs/fairseq/models/teachers/<t>/ and the times to logs/times/teacher@<t>.json (neither is an output).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from regurgitative import timing
 from regurgitative.config import MODELS_DIR, PREPARED_DIR, SRC, fresh_dir, load_params, param
 from regurgitative.generators import generated
 from regurgitative.students import fairseq, vocabulary
@@ -67,13 +69,9 @@ def teach(name: str) -> dict:
     data = vocabulary.binarize(PREPARED_DIR / "pool", out / "data-bin", start=start, count=count)
     model = out / "model"
     model.mkdir()
-    cmd = fairseq.train_command(data, model, int(cfg.get("seed", 1)), train_cfg)
-    fairseq.save_command(cmd, out / "train.sh")
-    fairseq.run(cmd, log=out / "train.log", threads=threads)
-    train_summary = fairseq.summarize_log(out / "train.log")
-    train_seconds = time.perf_counter() - t0
+    train_summary, train_times = fairseq.train(data, model, int(cfg.get("seed", 1)), train_cfg, script=out / "train.sh")
 
-    sentences = generated.sentences_to_translate(params)
+    sentences = generated.sentences_to_translate(params, name)
     generated.fresh_dirs(name)
     sp = vocabulary.load()
     t1 = time.perf_counter()
@@ -84,18 +82,20 @@ def teach(name: str) -> dict:
         cmd = fairseq.translate_command(data, model / "checkpoint_best.pt", source, dict(cfg.get("decoding") or {}),
                                         fairseq.resolve_device(train_cfg["device"]))
         fairseq.save_command(cmd, out / f"translate-{split}.sh")
-        fairseq.run(cmd, log=out / f"translate-{split}.log", threads=threads)
-        answers = read_translations(out / f"translate-{split}.log", len(des))
+        log = fairseq.log_path(out / f"translate-{split}.log")
+        fairseq.run(cmd, log=log, threads=threads)
+        answers = read_translations(log, len(des))
         items += [generated.item(split, i, de, a, {}) for i, (de, a) in enumerate(zip(des, answers))]
     translate_seconds = time.perf_counter() - t1
 
     described = {**cfg, "model": f"fairseq transformer, {count} real pairs", "api": "beam search"}
-    return generated.write_outputs(name, described, items, param(params, "generate.flagged"), {
+    metrics = generated.write_outputs(name, described, items, param(params, "generate.flagged"), {
         "train_pairs": count, "train_lines": [start, start + count],
-        "teacher_best_valid_loss": train_summary["best_valid_loss"], "teacher_epochs": train_summary["epochs"],
-        "train_seconds": round(train_seconds, 1), "translate_seconds": round(translate_seconds, 1),
-        "wall_seconds": round(train_seconds + translate_seconds, 1),
-        "sentences_per_second": round(len(items) / translate_seconds, 3)})
+        "teacher_best_valid_loss": train_summary["best_valid_loss"], "teacher_epochs": train_summary["epochs"]})
+    timing.record(f"teacher@{name}", **train_times, translate_seconds=round(translate_seconds, 1),
+                  sentences_per_second=round(len(items) / translate_seconds, 3),
+                  wall_seconds=round(time.perf_counter() - t0, 1))
+    return metrics
 
 
 def main() -> None:

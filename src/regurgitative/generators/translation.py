@@ -53,6 +53,24 @@ def few_shot_examples(n: int, pool: list[str]) -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------------------------------------- endpoints
+# How a local generator decodes: one request at a time, one sequence per forward pass (a llama_cpp.server answers
+# one request at a time, so generate.concurrency and server.replicas change no answer). A batched path, whose
+# greedy answers differ (benchmarks/bench_batched_decoding.py), names its own mode and batch size here.
+SINGLE = {"mode": "single", "batch_size": 1}
+# Server flags that change no answer: the threads that compute it, the servers that share the work.
+NOT_IN_KEY = ("replicas", "n_threads", "n_threads_batch")
+# Decoding fields only llama-cpp-python's server takes: OpenAI's API refuses a request that carries them.
+LLAMA_CPP_ONLY = ("repeat_penalty",)
+
+
+def local_key_fields(build: dict, settings: dict, mode: dict = SINGLE) -> dict:
+    """What decides a local generator's answer besides the weights (model_id), the request and its decoding:
+    the llama.cpp build (llama_server.build_identity), the decoding mode and batch size, and the server's
+    settings but its thread count (n_ctx, n_batch, ...)."""
+    return {"engine": dict(build), **mode,
+            "server": {k: v for k, v in sorted(settings.items()) if k not in NOT_IN_KEY and v is not None}}
+
+
 @contextlib.contextmanager
 def endpoint(name: str, cfg: dict, params: dict, cache: ResponseCache, log_dir: Path) -> Iterator[llm.LLM]:
     """An `llm.LLM` for the generator: a local llama.cpp server started for the block (and watched: a request
@@ -66,13 +84,18 @@ def endpoint(name: str, cfg: dict, params: dict, cache: ResponseCache, log_dir: 
         model_id = f"gguf-sha256:{llama_server.file_sha256(gguf)}"
         settings = dict(g.get("server") or {})
         replicas = int(settings.pop("replicas", 1) or 1)
+        key_fields = local_key_fields(llama_server.build_identity(), settings)
         with llama_server.serve_replicas(gguf, alias=name, replicas=replicas, settings=settings,
                                          log_dir=log_dir) as servers:
             guard = llm.RequestGuard(alive=lambda: [s.check() for s in servers])
             clients = [llm.make_client(s.base_url, llm.LOCAL_API_KEY, timeout, retries, guard) for s in servers]
             yield llm.LLM(clients, model=name, model_id=model_id, api=cfg["api"], decoding=decoding, cache=cache,
-                          guard=guard, request_seconds=request_seconds)
+                          guard=guard, request_seconds=request_seconds, key_fields=key_fields)
     else:
+        # A remote generator's key stays what it was: endpoint, model, request and decoding (never the API key).
+        if only := [k for k in LLAMA_CPP_ONLY if k in decoding]:
+            raise llm.LLMError(f"generators.{name}.decoding.{only[0]}: only a llama_cpp generator takes it (OpenAI's "
+                               f"API refuses unknown fields); remove it from generator {name!r} of kind {cfg['kind']}")
         base_url = cfg.get("base_url") or "https://api.openai.com/v1"
         key = llm.api_key(cfg.get("api_key_env") or "OPENAI_API_KEY", name)
         guard = llm.RequestGuard()

@@ -34,12 +34,15 @@ from regurgitative.analysis.scoring import read_lines
 REFERENCE_FREE = ("agreement", "confidence", "detector")
 
 
-def human_likeness(generator: str, params: dict) -> tuple[list[float], float]:
+def human_likeness(generator: str, params: dict) -> tuple[list[float | None], float | None]:
     """P(human) of each pool sentence of the generator, and the detector's held-out AUC."""
     start, count = generated.detector_lines(params)
+    pool_de = read_lines(PREPARED_DIR / "pool.de")[:generated.pool_size(params, generator)]
+    if count == 0:  # generate.detector_size 0: no detector split, no E7 (config refuses a detector-ordered condition)
+        return [None] * len(pool_de), None
     human = read_lines(PREPARED_DIR / "pool.en")[start:start + count]
     machine = generated.items_for(generator, "detector", read_lines(PREPARED_DIR / "pool.de")[start:start + count])
-    pool = generated.items_for(generator, "pool", read_lines(PREPARED_DIR / "pool.de")[:generated.pool_size(params)])
+    pool = generated.items_for(generator, "pool", pool_de)
     return detector.human_likeness(human, [it["text"] for it in machine], [it["text"] for it in pool])
 
 
@@ -61,14 +64,17 @@ def scores(generator: str, others: list[str], detector_scores: list[float], para
     other_texts = {}
     for o in others:
         o_items = generated_items(o, "pool")
-        if [it["de"] for it in o_items] != [it["de"] for it in items]:
+        common = min(len(o_items), len(items))
+        if [it["de"] for it in o_items[:common]] != [it["de"] for it in items[:common]]:
             raise ValueError(f"data/generated/{o}/items.jsonl and data/generated/{generator}/items.jsonl do not "
                              f"translate the same German pool; rerun both generators with the same params")
         other_texts[o] = [it["text"] for it in o_items]
     rows = []
     for i, (it, ref) in enumerate(zip(items, references)):
-        agreement = (sum(chrf.sentence_score(it["text"], [other_texts[o][i]]).score for o in others) / len(others)
-                     if others else None)
+        # Agreement with the other generators that translated this sentence (a generator's pool may be shorter:
+        # generators.<name>.pool_size); missing where none did.
+        scored = [chrf.sentence_score(it["text"], [other_texts[o][i]]).score for o in others if i < len(other_texts[o])]
+        agreement = sum(scored) / len(scored) if scored else None
         rows.append({"index": i, "de": it["de"], "agreement": agreement, "confidence": own[i],
                      "detector": detector_scores[i], "oracle": chrf.sentence_score(it["text"], [ref]).score})
     return pd.DataFrame(rows)
@@ -84,7 +90,7 @@ def main() -> None:
         human_probability, auc = human_likeness(g, params)
         table = scores(g, others, human_probability, params)
         table.to_csv(QUALITY_DIR / f"{g}.csv", index=False)
-        summary[g] = {"agreement_with": others, "sentences": len(table), "detector_auc": round(auc, 4),
+        summary[g] = {"agreement_with": others, "sentences": len(table), "detector_auc": None if auc is None else round(auc, 4),
                       **{f"spearman_{s}_vs_oracle": (round(float(table[s].corr(table.oracle, method="spearman")), 4)
                                                      if table[s].notna().all() else None) for s in REFERENCE_FREE}}
     SUMMARY.parent.mkdir(parents=True, exist_ok=True)

@@ -16,15 +16,15 @@ Per generation of every regime and seed (results/recursion.csv), from the genera
     lengths (`length_sd`, words) beside the human one (`human_length_sd`);
   - repetition: the share of sentences with a repeated word 3-gram (`repeated_trigram`).
 
-Statistics (results/recursion-intervals.csv, results/recursion-significance.csv), with stats.py's two-level
-bootstrap (test sentences paired, seeds resampled) and Holm's correction within each family:
-- a group is one regime's generation k, its seeds pooled; its BLEU interval, and whether it learned (above
-  significance.learned_factor x the copy-source BLEU);
+Statistics (results/recursion-intervals.csv, results/recursion-significance.csv), by analysis/verdicts.py (t over
+seeds, the paired test-sentence variance added in comparisons, Holm's correction within each family):
+- a group is one regime's generation k, its seeds pooled; its BLEU and chrF intervals, and whether it learned
+  (verdicts.py's rule: params.yaml significance.learned and results/baselines.json's copy-source scores);
 - family E9-collapse: generation 0 against every later generation of each regime (expected: generation 0
   better, i.e. collapse);
 - family E9-real-data: at every generation k >= 1, each regime that keeps real data (accumulate, or a real_share)
   against each regime that does not (expected: the one with real data better).
-The measures of the training English get a 95 % t-interval over seeds (none with one seed).
+The measures of the training English get a 95 % t-interval over seeds (none with one seed), as BLEU does.
 """
 from __future__ import annotations
 
@@ -34,9 +34,8 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
 
-from regurgitative.analysis import indicators, stats
+from regurgitative.analysis import indicators, stats, verdicts
 from regurgitative.analysis.lexical import count_measures, length_robust_measures, tokenize
 from regurgitative.analysis.scoring import read_lines
 from regurgitative.config import BASELINES, PREPARED_DIR, SRC, TGT, load_params, param
@@ -123,49 +122,35 @@ def table(params: dict) -> pd.DataFrame:
 def over_seeds(values: pd.Series) -> tuple[float, float, float]:
     """Mean and 95 % t-interval over seeds (nan bounds with one seed)."""
     v = values.dropna().to_numpy(dtype=float)
-    if len(v) < 2:
-        return float(v.mean()) if len(v) else float("nan"), float("nan"), float("nan")
-    half = scipy_stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
+    return (float(v.mean()) if len(v) else float("nan"), *stats.t_interval(v))
 
 
 def statistics(params: dict, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    cfg = param(params, "significance")
     references = read_lines(PREPARED_DIR / f"test.{TGT}")
-    floor = float(cfg["learned_factor"]) * json.loads(BASELINES.read_text())["copy_source"]["bleu"]
-    sampler = stats.Resampler(sentences=len(references), resamples=int(cfg["resamples"]), seed=int(cfg["seed"]))
-    groups, interval_rows = {}, []
-    for (regime, generation), rows in links.groupby(["regime", "generation"], sort=False):
-        g = sampler.group([stats.sentence_stats(read_lines(link_dir(regime, int(s), int(generation)) / f"test.{TGT}"),
-                                                references) for s in rows.seed])
-        groups[(regime, int(generation))] = g
-        low, high = g.interval()
-        row = {"regime": regime, "generation": int(generation), "seeds": len(rows), "bleu": g.bleu,
-               "ci_low": low, "ci_high": high, "floor": floor, "learned": stats.learned(g, floor)}
-        for m in MEASURES[2:]:
-            row[m], row[f"{m}_low"], row[f"{m}_high"] = over_seeds(rows[m])
-        interval_rows.append(row)
-    intervals = pd.DataFrame(interval_rows)
+    copy_source = json.loads(BASELINES.read_text())["copy_source"]
+    by_group = {(regime, int(generation)): rows
+                for (regime, generation), rows in links.groupby(["regime", "generation"], sort=False)}
+    groups = {(regime, generation): [read_lines(link_dir(regime, int(s), generation) / f"test.{TGT}")
+                                     for s in rows.seed]
+              for (regime, generation), rows in by_group.items()}
     regimes = {r: regime_config(params, r) for r in links.regime.unique()}
     keeps_real = {r: c["accumulate"] or c["real_share"] > 0 for r, c in regimes.items()}
     comparisons = []
     for (regime, generation) in groups:
         if generation > 0:
-            comparisons.append(("E9-collapse", (regime, 0), (regime, generation)))
+            comparisons.append({"family": "E9-collapse", "a": (regime, 0), "b": (regime, generation)})
     for (regime, generation) in groups:
         if generation > 0 and keeps_real[regime]:
             for other, other_keeps_real in keeps_real.items():
                 if not other_keeps_real and (other, generation) in groups:
-                    comparisons.append(("E9-real-data", (regime, generation), (other, generation)))
-    rows = []
-    for family, a, b in comparisons:
-        ga, gb = groups[a], groups[b]
-        rows.append({"family": family, "a": a[0], "a_generation": a[1], "b": b[0], "b_generation": b[1],
-                     "a_bleu": ga.bleu, "b_bleu": gb.bleu, **stats.compare(ga, gb),
-                     "a_learned": stats.learned(ga, floor), "b_learned": stats.learned(gb, floor)})
-    sig = pd.DataFrame(rows, columns=["family", "a", "a_generation", "b", "b_generation", "a_bleu", "b_bleu",
-                                      "difference", "ci_low", "ci_high", "p_value", "a_learned", "b_learned"])
-    return intervals, stats.decide(sig, float(cfg["alpha"]), float(cfg["equivalence_margin"]))
+                    comparisons.append({"family": "E9-real-data", "a": (regime, generation), "b": (other, generation)})
+    intervals, sig = verdicts.judge(references, groups, comparisons, copy_source, param(params, "significance"),
+                                    key=("regime", "generation"), side="generation")
+    # the training English's measures: t over seeds
+    for m in MEASURES[2:]:
+        measured = [over_seeds(by_group[(r, int(g))][m]) for r, g in zip(intervals.regime, intervals.generation)]
+        intervals[m], intervals[f"{m}_low"], intervals[f"{m}_high"] = map(list, zip(*measured))
+    return intervals, sig
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ A regime (`recursion.regimes.<name>`) says what generation k trains on:
 Each generation's directory data/recursion/<regime>/seed<s>/g<k>/ holds its training pairs (train.de, train.en,
 train.line: the prepared pool's line of each pair, train.origin: `real` or the generation that wrote the English),
 its model (model/), its test translations (test.en) and its translation of the next slice (next.de, next.en,
-next.line). Metrics go to results/recursion/<regime>-<seed>-g<k>.json. The measurements of the chain (E3's and E4's
+next.line). Metrics go to results/recursion/<regime>-<seed>-g<k>.json; fairseq's logs to logs/fairseq/ and the
+times to logs/times/ (neither is an output). The measurements of the chain (E3's and E4's
 on each generation's training English, the vocabulary tail, lengths, the statistics) are the `collapse` stage's.
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from regurgitative import timing
 from regurgitative.analysis import scoring
 from regurgitative.students import fairseq, vocabulary
 from regurgitative.recursion.chain import link_dir, link_metrics, regime_config
@@ -85,9 +87,10 @@ def translate(checkpoint: Path, german: list[str], out: Path, params: dict, thre
     cmd = fairseq.translate_command(vocabulary.BIN, checkpoint, source, decoding,
                                     fairseq.resolve_device(param(params, "train.device")))
     fairseq.save_command(cmd, out / "translate.sh")
-    fairseq.run(cmd, log=out / "translate.log", threads=threads)
+    log = fairseq.log_path(out / "translate.log")
+    fairseq.run(cmd, log=log, threads=threads)
     source.unlink()
-    return [text for text, _ in fairseq.read_hypotheses(out / "translate.log", len(german))]
+    return [text for text, _ in fairseq.read_hypotheses(log, len(german))]
 
 
 def write_next(out: Path, params: dict, generation: int, checkpoint: Path, threads: int | None) -> float:
@@ -105,7 +108,7 @@ def write_next(out: Path, params: dict, generation: int, checkpoint: Path, threa
 
 def start(regime: str, seed: int) -> dict:
     """Generation 0: E1's student of recursion.start at recursion.size, seed `seed`; its training pairs, test
-    translations and metrics are copied, and it translates slice 1."""
+    translations and metrics are copied, and it translates slice 1 when a link learns from it."""
     params = load_params()
     regime_config(params, regime)
     condition, size = str(param(params, "recursion.start")), int(param(params, "recursion.size"))
@@ -130,11 +133,14 @@ def start(regime: str, seed: int) -> dict:
     write_lines(out / "train.origin", ["real" if condition == "real" else condition] * size)
     shutil.copy2(eval_dir(condition, size, seed) / f"hypotheses.{TGT}", out / f"test.{TGT}")
     run = json.loads(run_metrics(condition, size, seed).read_text())
-    translate_seconds = write_next(out, params, 0, student / "checkpoint_best.pt", threads)
+    # Slice 1 is translated only for a chain that goes on (recursion.links: [] keeps E9 at generation 0, as the
+    # default does: the study profile runs the chain).
+    continued = any(int(item["learns_from"]) == 0 for item in param(params, "recursion.links") or [])
+    translate_seconds = write_next(out, params, 0, student / "checkpoint_best.pt", threads) if continued else 0.0
     metrics = {"regime": regime, "seed": seed, "generation": 0, "start": condition, "train_pairs": size,
                "real_pairs": size if condition == "real" else 0,
-               **{k: run[k] for k in ("bleu", "chrf", "bleu_signature", "best_epoch", "updates", "train_seconds")},
-               "translate_seconds": round(translate_seconds, 1)}
+               **{k: run[k] for k in ("bleu", "chrf", "bleu_signature", "best_epoch", "updates")}}
+    timing.record(f"recursion-start@{regime}-{seed}", translate_seconds=round(translate_seconds, 1))
     return write_metrics(metrics)
 
 
@@ -185,28 +191,27 @@ def link(regime: str, seed: int, generation: int) -> dict:
     data = vocabulary.binarize(out / "train", out / "data-bin", start=0, count=len(pairs[SRC]))
     model = out / "model"
     model.mkdir()
-    cmd = fairseq.train_command(data, model, seed, train_cfg)
-    fairseq.save_command(cmd, model / "train.sh")
-    fairseq.run(cmd, log=model / "train.log", threads=threads)
-    summary = fairseq.summarize_log(model / "train.log")
+    summary, train_times = fairseq.train(data, model, seed, train_cfg, script=model / "train.sh")
     train_seconds = time.perf_counter() - t0
 
     checkpoint = model / "checkpoint_best.pt"
     cmd = fairseq.generate_command(vocabulary.BIN, checkpoint, param(params, "evaluate"),
                                    fairseq.resolve_device(train_cfg["device"]))
     fairseq.save_command(cmd, out / "generate.sh")
-    fairseq.run(cmd, log=out / "generate.log", threads=threads)
+    log = fairseq.log_path(out / "generate.log")
+    generate_seconds = fairseq.run(cmd, log=log, threads=threads)
     references = PREPARED_DIR / f"test.{TGT}"
-    hypotheses = [text for text, _ in fairseq.read_hypotheses(out / "generate.log",
-                                                              expected=len(scoring.read_lines(references)))]
+    hypotheses = [text for text, _ in fairseq.read_hypotheses(log, expected=len(scoring.read_lines(references)))]
     write_lines(out / f"test.{TGT}", hypotheses)
     scores = scoring.score_files(out / f"test.{TGT}", references)
     translate_seconds = write_next(out, params, generation, checkpoint, threads)
     metrics = {"regime": regime, "seed": seed, "generation": generation, "train_pairs": len(pairs[SRC]),
                "real_pairs": pairs["origin"].count("real"),
                **{k: scores[k] for k in ("bleu", "chrf", "bleu_signature")},
-               "best_epoch": summary["best_epoch"], "updates": summary["updates"],
-               "train_seconds": round(train_seconds, 1), "translate_seconds": round(translate_seconds, 1)}
+               "best_epoch": summary["best_epoch"], "updates": summary["updates"]}
+    timing.record(f"recursion@{regime}-{seed}-g{generation}", **train_times,
+                  binarize_and_train_seconds=round(train_seconds, 1), generate_seconds=round(generate_seconds, 1),
+                  translate_seconds=round(translate_seconds, 1))
     return write_metrics(metrics)
 
 

@@ -159,12 +159,14 @@ def mitigations(table: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
 
 
 def significance(sig: pd.DataFrame, out: Path) -> list[Path]:
-    """Every comparison the claims rest on (significance.py): seed-pooled BLEU difference a - b with its 95 %
-    interval, the p-value before and after Holm's correction within the family, and the outcome."""
+    """Every comparison the claims rest on (significance.py): the difference of seed-mean BLEU a - b with its 95 %
+    interval (Welch's t over seeds with the test-sentence variance added; the paired sentence bootstrap where a
+    side is a single run), the p-value before and after Holm's correction within the family, and the outcome."""
     table = pd.DataFrame({
         "family": sig.family, "a": [f"{a} ({int(n):,})" for a, n in zip(sig.a, sig.a_size)],
         "b": [f"{b} ({int(n):,})" for b, n in zip(sig.b, sig.b_size)],
         "a - b": [f"{d:+.2f} [{lo:+.2f}, {hi:+.2f}]" for d, lo, hi in zip(sig.difference, sig.ci_low, sig.ci_high)],
+        "interval": sig.interval.map({"seeds-t": "t over seeds", "sentences": "test sentences only"}),
         "p": sig.p_value.round(4), "p (Holm)": sig.p_holm.round(4), "outcome": sig.outcome})
     return write_table(table, out, digits=4)
 
@@ -175,9 +177,9 @@ RECURSION_MEASURES = {"bleu": "BLEU (test)", "mtld": "MTLD", "tail_1": "rare wor
 
 def recursion(links: pd.DataFrame, intervals: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
     """E9: per regime (columns), BLEU and what its training English looks like (rows) against the generation;
-    the line is the mean over seeds, the band its 95 % interval (BLEU: test sentences and seeds resampled;
-    the others: t over seeds), dots are single seeds; the grey dashed line repeats `replace` in every column; the
-    dotted line is the floor a group must clear to count as learned."""
+    the line is the mean over seeds, the band its 95 % t-interval over seeds (over test sentences for a single
+    run), dots are single seeds; the grey dashed line repeats `replace` in every column; the dotted line is the
+    BLEU floor a group must clear to count as learned (with the chrF floor: analysis/verdicts.py)."""
     regimes = list(dict.fromkeys(intervals.regime))
     percent = {"tail_1", "any_error"}
     sns.set_theme(style="whitegrid", context="paper")
@@ -199,9 +201,9 @@ def recursion(links: pd.DataFrame, intervals: pd.DataFrame, out: Path, table_out
             ax.scatter(seeds.generation, k * seeds[m], s=10, alpha=0.5, color=palette[regime])
             if i == 0:
                 ax.set_title(regime, fontsize=9)
-                ax.axhline(iv.floor.iloc[0], ls=":", lw=1, color="black")
+                ax.axhline(iv.bleu_floor.iloc[0], ls=":", lw=1, color="black")
                 if j == 0:
-                    ax.annotate("learned", (0, iv.floor.iloc[0]), xycoords=ax.get_yaxis_transform(), xytext=(2, 2),
+                    ax.annotate("learned", (0, iv.bleu_floor.iloc[0]), xycoords=ax.get_yaxis_transform(), xytext=(2, 2),
                                 textcoords="offset points", fontsize=7)
             ax.set(xlabel="generation" if i == len(RECURSION_MEASURES) - 1 else "", ylabel=label if j == 0 else "")
             ax.set_xticks(sorted(intervals.generation.unique()))
@@ -212,6 +214,8 @@ def recursion(links: pd.DataFrame, intervals: pd.DataFrame, out: Path, table_out
     table = pd.DataFrame({
         "regime": intervals.regime, "generation": intervals.generation, "seeds": intervals.seeds,
         "BLEU": [f"{r.bleu:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]" for r in intervals.itertuples()],
+        "chrF": [f"{r.chrf:.1f} [{r.chrf_ci_low:.1f}, {r.chrf_ci_high:.1f}]" for r in intervals.itertuples()],
+        "learned": intervals.learned.astype(bool).map({True: "yes", False: "no"}),
         "MTLD": intervals.mtld.round(0), "vocabulary (equal tokens)": intervals.vocabulary.round(0),
         "seen-once words kept (%)": (100 * intervals.tail_1).round(1),
         "5-19x words kept (%)": (100 * intervals.tail_5_19).round(1),
@@ -222,9 +226,9 @@ def recursion(links: pd.DataFrame, intervals: pd.DataFrame, out: Path, table_out
 
 def finetune(runs: pd.DataFrame, intervals: pd.DataFrame, out: Path, table_out: Path) -> list[Path]:
     """E10: the fine-tuned base LLM's BLEU against the fine-tuning size per condition (line: mean over seeds;
-    band: 95 % interval, test sentences and seeds resampled; dots: single seeds); the base model before
-    fine-tuning as horizontal lines (zero-shot dashed, few-shot solid grey); the dotted line is the floor a group
-    must clear to count as learned."""
+    band: 95 % interval, t over seeds or, for one run per point, over test sentences only; dots: single seeds);
+    the base model before fine-tuning as horizontal lines (zero-shot dashed, few-shot solid grey); the dotted line
+    is the BLEU floor a group must clear to count as learned (with the chrF floor: analysis/verdicts.py)."""
     tuned = intervals[intervals.role != "base"].copy()
     tuned["label"] = [c if r == "real" else f"{c} ({r})" for c, r in zip(tuned.condition, tuned.role)]
     labels = list(dict.fromkeys(tuned.label))
@@ -241,20 +245,24 @@ def finetune(runs: pd.DataFrame, intervals: pd.DataFrame, out: Path, table_out: 
         ax.axhline(r.bleu, ls="--" if "zero" in r.condition else "-", lw=1, color="grey")
         ax.annotate(f"{r.condition} ({r.bleu:.1f})", (0, r.bleu), xycoords=ax.get_yaxis_transform(), xytext=(4, 3),
                     textcoords="offset points", fontsize=7, color="grey")
-    ax.axhline(intervals.floor.iloc[0], ls=":", lw=1, color="black")
-    ax.annotate("learned", (1, intervals.floor.iloc[0]), xycoords=ax.get_yaxis_transform(), xytext=(-30, 2),
+    ax.axhline(intervals.bleu_floor.iloc[0], ls=":", lw=1, color="black")
+    ax.annotate("learned", (1, intervals.bleu_floor.iloc[0]), xycoords=ax.get_yaxis_transform(), xytext=(-30, 2),
                 textcoords="offset points", fontsize=7)
     sizes = sorted(tuned["size"].unique())
     ax.set_xticks(sizes, [f"{int(s):,}" for s in sizes])
     seeds = int(tuned.seeds.max())
+    only = "; intervals: test sentences only" if (tuned.interval == "sentences").all() else ""
     ax.set(xlabel="fine-tuning pairs", ylabel="BLEU (test)",
-           title=f"E10: the base LLM fine-tuned on real or generated English ({seeds} seed{'s' if seeds > 1 else ''})")
+           title=f"E10: the base LLM fine-tuned on real or generated English ({seeds} seed{'s' if seeds > 1 else ''}"
+                 f"{only})")
     ax.title.set_fontsize(9)
     ax.legend(fontsize=7)
     table = pd.DataFrame({
         "condition": intervals.condition, "role": intervals.role, "pairs": intervals["size"], "seeds": intervals.seeds,
         "BLEU": [f"{r.bleu:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]" for r in intervals.itertuples()],
-        "learned": intervals.learned.map({True: "yes", False: "no"})})
+        "chrF": [f"{r.chrf:.1f} [{r.chrf_ci_low:.1f}, {r.chrf_ci_high:.1f}]" for r in intervals.itertuples()],
+        "interval": intervals.interval.map({"seeds-t": "t over seeds", "sentences": "test sentences only"}),
+        "learned": intervals.learned.astype(bool).map({True: "yes", False: "no"})})
     return save(fig, out) + write_table(table, table_out, digits=1)
 
 
@@ -265,11 +273,11 @@ README_END = "<!-- end of results -->"
 def results_block(table: pd.DataFrame, generators: pd.DataFrame, intervals: pd.DataFrame, findings_md: str,
                   out: Path, recursion_intervals: pd.DataFrame | None = None,
                   finetune_intervals: pd.DataFrame | None = None) -> list[Path]:
-    """The README's results: BLEU per condition and size (seed mean, 95 % interval over test sentences and
-    seeds), the generators' own BLEU, and each claim's verdict, all from the results tables."""
+    """The README's results: BLEU per condition and size (seed mean, 95 % t-interval over seeds), which groups
+    learned and the rule, the generators' own BLEU, and each claim's verdict, all from the results tables."""
     students = table[table.kind == "student"]
     experiment = students.groupby("condition").experiment.first()
-    copy = table[(table.kind == "baseline") & (table.condition == "copy_source")].bleu
+    copy = table[(table.kind == "baseline") & (table.condition == "copy_source")].iloc[0]
     cells = {}
     for r in intervals.itertuples():
         mark = "" if r.learned else " ✗"
@@ -281,11 +289,16 @@ def results_block(table: pd.DataFrame, generators: pd.DataFrame, intervals: pd.D
     lines += [f"| `{c}` | {experiment.get(c, '')} | " + " | ".join(cells[c].get(n, "") for n in sizes) + " |"
               for c in order]
     seeds = int(intervals.seeds.max()) if len(intervals) else 0
-    floor = float(intervals.floor.iloc[0]) if len(intervals) else float("nan")
+    bleu_floor, chrf_floor = ((float(intervals.bleu_floor.iloc[0]), float(intervals.chrf_floor.iloc[0]))
+                              if len(intervals) else (float("nan"), float("nan")))
+    kind = ("95 % t-interval over the seeds" if (intervals.interval == "seeds-t").all() else
+            "95 % interval: t over the seeds, over the test sentences for a single run")
     gen = "; ".join(f"{g.generator} {g.test_bleu:.1f} BLEU / {g.test_chrf:.1f} chrF" for g in generators.itertuples())
-    text = (f"Test BLEU, mean of {seeds} seeds [95 % interval, test sentences and seeds resampled]; ✗: not clearly "
-            f"above copying the German source ({copy.iloc[0]:.1f} BLEU; the floor is {floor:.1f}): a comparison it "
-            f"wins, or calls even, decides nothing.\n\n" + "\n".join(lines) + "\n\n"
+    text = (f"Test BLEU, mean of {seeds} seeds [{kind}]; ✗: not learned. Learned: the lower end of its 95 % "
+            f"interval over seeds above {bleu_floor:.1f} BLEU and {chrf_floor:.1f} chrF (max of an absolute level and "
+            f"copying the German, which scores {copy.bleu:.1f} BLEU and {copy.chrf:.1f} chrF, by a margin; the "
+            f"levels and margins, with their reasons, are params.yaml's significance.learned): a comparison a group "
+            f"that did not learn wins, or calls even, decides nothing.\n\n" + "\n".join(lines) + "\n\n"
             f"E2, the generators' own quality on the test set: {gen}.\n\n"
             + ("E9, test BLEU generation after generation (generation 0 is E1's student; seeds pooled): "
                + "; ".join(f"{regime} " + " → ".join(f"{b:.1f}" for b in rows.sort_values("generation").bleu)

@@ -11,9 +11,11 @@ point estimate. The `figures` stage draws; this one decides, and figures quotes 
   - does not hold: at least one goes significantly the other way, or is equivalent (its interval within
     +-significance.equivalence_margin BLEU) where the claim says there is a difference;
   - inconclusive: anything else, in particular when the test has too little power to tell, or when no
-    comparison can decide: one decides only when the group that came out ahead learned (its interval's lower
-    end above significance.learned_factor x the copy-source BLEU; equivalence needs both to have learned).
-    Comparisons that cannot decide for want of learning are left out of a verdict, and its paragraph counts them.
+    comparison can decide: one decides only when the group that came out ahead learned (the lower ends of its
+    95 % BLEU and chrF intervals above both floors of analysis/verdicts.py's rule; equivalence needs both
+    groups to have learned), so a claim whose decisive groups did not learn is inconclusive. Comparisons that
+    cannot decide for want of learning are left out of a verdict, and its paragraph counts them.
+  Each paragraph ends with its verdict's rule in one phrase.
 """
 from __future__ import annotations
 
@@ -24,9 +26,25 @@ from pathlib import Path
 import pandas as pd
 
 from regurgitative.report import results
-from regurgitative.analysis.stats import BETTER, EQUIVALENT, NOT_LEARNED, UNDECIDED, WORSE
+from regurgitative.analysis.stats import BETTER, EQUIVALENT, NOT_LEARNED, SENTENCES, UNDECIDED, WORSE
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+# Each verdict's rule, in one phrase (a comparison can decide only when its leading group learned; both, for
+# equivalence).
+RULE = ("Rule: holds if every comparison that can decide (its leading group learned) goes the claimed way "
+        "significantly after Holm, does not hold if one goes the other way or is equivalent, inconclusive otherwise "
+        "or when none can decide.")
+RULE_FRACTION = ("Rule: holds if, for every generator, some smaller real size is significantly better (and learned); "
+                 "does not hold if, for one, every comparison that can decide is worse or equivalent; inconclusive "
+                 "otherwise.")
+RULE_ERRORS = ("Rule: holds if every generator's share is significantly above real data's after Holm, does not hold "
+               "if one is significantly below, inconclusive otherwise.")
+RULE_DIVERSITY = ("Rule: holds if every generator's MTLD and vocabulary are significantly below real data's after "
+                  "Holm, does not hold if one is significantly above, inconclusive otherwise.")
+RULE_MITIGATIONS = ("Rule: holds if at least one mitigation is significantly better than its generator and every such "
+                    "one is still significantly worse than real data; does not hold if one closes the gap or none "
+                    "decidedly helps; inconclusive otherwise (a comparison decides only when its leading group "
+                    "learned).")
 
 
 def decidable(outcomes) -> list[str]:
@@ -64,12 +82,23 @@ def left_out(outcomes) -> str:
 def describe_row(r: pd.Series, a: str | None = None, b: str | None = None, by: str = "size") -> str:
     """'real (2,000) 6.2 vs gemma3-270m (2,000) 3.4: +2.9 [1.6, 4.2], p_Holm 0.004, significant'; with
     by="generation" (E9) each side is 'replace g2'."""
-    why = {NOT_LEARNED: "not learned: the group ahead, or one of two alike, is not clearly above copying the source",
+    why = {NOT_LEARNED: "not learned: the group ahead, or one of two alike, did not clear the learned floors",
            UNDECIDED: "undecided", EQUIVALENT: "equivalent", BETTER: "significant", WORSE: "significant, reversed"}
     at = {"size": lambda k: f" ({int(k):,})", "generation": lambda k: f" g{int(k)}"}[by]
+    only = ", test sentences only" if getattr(r, "interval", None) == SENTENCES else ""
     return (f"{a or r.a}{at(getattr(r, f'a_{by}'))} {r.a_bleu:.1f} vs {b or r.b}{at(getattr(r, f'b_{by}'))} "
-            f"{r.b_bleu:.1f}: {r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}], $p_{{Holm}}$ {r.p_holm:.3f}, "
-            f"{why[r.outcome]}")
+            f"{r.b_bleu:.1f}: {r.difference:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}]{only}, $p_{{Holm}}$ "
+            f"{r.p_holm:.3f}, {why[r.outcome]}")
+
+
+def learned_rule(intervals: pd.DataFrame) -> str:
+    """'the lower ends of its 95 % intervals (...) above 5.1 BLEU and 27.3 chrF, ...': the rule as applied."""
+    if intervals.empty:
+        return "the lower ends of its 95\\% intervals lie above both floors"
+    return (f"the lower ends of its 95\\% intervals (t over its seeds; over the test sentences for a single run) "
+            f"lie above {intervals.bleu_floor.iloc[0]:.1f} BLEU and {intervals.chrf_floor.iloc[0]:.1f} chrF, each "
+            f"floor the larger of an absolute level and copying the German source by a margin (fixed before the "
+            f"runs, with their reasons: params.yaml significance.learned)")
 
 
 def numbers(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
@@ -81,6 +110,11 @@ def numbers(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, 
         out[f"seeds/{condition}/{int(size)}"] = str(len(g))
     for _, i in intervals.iterrows():
         out[f"ci/{i.condition}/{int(i.train_size)}"] = f"[{i.ci_low:.1f}, {i.ci_high:.1f}]"
+        out[f"chrf/{i.condition}/{int(i.train_size)}"] = f"{i.chrf:.1f}"
+        out[f"chrf-ci/{i.condition}/{int(i.train_size)}"] = f"[{i.chrf_ci_low:.1f}, {i.chrf_ci_high:.1f}]"
+    if len(intervals):
+        out["floor/bleu"] = f"{intervals.bleu_floor.iloc[0]:.1f}"
+        out["floor/chrf"] = f"{intervals.chrf_floor.iloc[0]:.1f}"
     for _, b in bleu[bleu.kind == "baseline"].iterrows():
         out[f"baseline/{b.condition}"] = f"{b.bleu:.1f}"
     for _, g in generators.iterrows():
@@ -93,27 +127,28 @@ def numbers(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, 
         for m in ("mtld", "mattr", "ttr", "distinct_2", "vocabulary", "hapax_share"):
             out[f"div/{d.condition}/{m}"] = f"{d[m]:.0f}" if m in ("mtld", "vocabulary") else f"{d[m]:.3f}"
     for g, q in quality.items():
-        out[f"auc/{g}"] = f"{q['detector_auc']:.2f}"
+        if q.get("detector_auc") is not None:   # none without a detector split (generate.detector_size 0)
+            out[f"auc/{g}"] = f"{q['detector_auc']:.2f}"
     out["size/largest"] = f"{int(students[students.experiment == 'E1'].train_size.max()):,}"
     return out
 
 
 def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.DataFrame,
-           significance: pd.DataFrame, intervals: pd.DataFrame, copy_source: float) -> list[tuple[str, str, str]]:
-    """(title, verdict, text) for each claim of the study."""
+           significance: pd.DataFrame, intervals: pd.DataFrame, copy_source: dict) -> list[tuple[str, str, str]]:
+    """(title, verdict, text) for each claim of the study; copy_source: copying the German's {"bleu", "chrf"}."""
     sig = significance
     e1 = sig[sig.family == "E1-generated"]
     generators = list(dict.fromkeys(e1.b))
     out = []
-    floor = float(intervals.floor.iloc[0]) if len(intervals) else float("nan")
     learned = intervals[intervals.learned.astype(bool)]
     out.append(("Students learn", "every group" if len(learned) == len(intervals) else
                 f"{len(learned)} of {len(intervals)} groups",
-                f"Copying the German source scores {copy_source:.1f} BLEU; a group of students (one condition at one "
-                f"size, its seeds pooled) counts as learned when the lower end of its 95\\% interval exceeds "
-                f"{floor:.1f} BLEU. {len(learned)} of {len(intervals)} groups did"
+                f"Copying the German source scores {copy_source['bleu']:.1f} BLEU and {copy_source['chrf']:.1f} chrF; "
+                f"a group of students (one condition at one size, its seeds pooled) counts as learned to translate "
+                f"when {learned_rule(intervals)}. {len(learned)} of {len(intervals)} groups did"
                 + ("" if len(learned) == len(intervals) else "; these did not: "
-                   + ", ".join(f"{r.condition} ({int(r.train_size):,}) {r.bleu:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}]"
+                   + ", ".join(f"{r.condition} ({int(r.train_size):,}) {r.bleu:.1f} [{r.ci_low:.1f}, {r.ci_high:.1f}] "
+                               f"BLEU, {r.chrf:.1f} [{r.chrf_ci_low:.1f}, {r.chrf_ci_high:.1f}] chrF"
                                for r in intervals[~intervals.learned.astype(bool)].itertuples())
                    + ". A comparison one of these groups wins, or calls even, decides nothing") + "."))
 
@@ -121,7 +156,7 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
     out.append(("Claim 1: regurgitative training is worse than training on real data", combine(list(per_generator.values())),
                 "Family E1-generated (Holm over every generator and size): real vs each generator's English for the "
                 "same German sentences at the same size. "
-                + "; ".join(describe_row(r) for r in e1.itertuples()) + "." + left_out(e1.outcome)))
+                + "; ".join(describe_row(r) for r in e1.itertuples()) + "." + left_out(e1.outcome) + " " + RULE))
 
     frac = sig[sig.family == "E1-fraction"]
     per_g = []
@@ -143,7 +178,7 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
     out.append(("Claim 2: a fraction of real data beats the largest regurgitative size", combine(per_g),
                 "Family E1-fraction (Holm): real data at each smaller size vs each generator at its largest size; "
                 "what differs is the English and the number of pairs. " + "; ".join(texts) + "." + frac_left_out
-                if texts else "Not tested: the grid has a single E1 size."))
+                + " " + RULE_FRACTION if texts else "Not tested: the grid has a single E1 size."))
 
     quality = generator_table.set_index("generator").test_bleu
     ranked = sorted((g for g in generators if g in quality.index), key=lambda g: quality[g])
@@ -154,7 +189,11 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
                     f"From claim 1's family, at {largest:,} pairs: the weakest generator, {ranked[0]} "
                     f"({quality[ranked[0]]:.1f} BLEU on the test set itself), and the strongest, {ranked[-1]} "
                     f"({quality[ranked[-1]]:.1f}). " + "; ".join(describe_row(r) for r in rows.itertuples()) + "."
-                    + left_out(rows.outcome)))
+                    + left_out(rows.outcome) + " " + RULE))
+    else:
+        out.append(("Claim 3: the loss appears for a low- and a high-performance generator", INCONCLUSIVE,
+                    f"Not tested here: E1's students learn from {len(ranked)} generator's English "
+                    f"({', '.join(ranked) or 'none'}); the study profile adds a second one (profiles/study.yaml)."))
 
     anyerr = errors[(errors.indicator == "any") & (errors.condition != "real")]
     real_any = errors[(errors.indicator == "any") & (errors.condition == "real")].iloc[0]
@@ -165,7 +204,8 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
                 "on the same German sentences by McNemar's exact test, Holm over the generators. "
                 f"Real {100 * real_any.rate:.1f}\\% [{100 * real_any.ci_low:.1f}, {100 * real_any.ci_high:.1f}]; "
                 + "; ".join(f"{r.condition} {100 * r.rate:.1f}\\% [{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}], "
-                            f"$p_{{Holm}}$ {r.p_holm_vs_real:.3g}, {r.outcome}" for r in anyerr.itertuples()) + "."))
+                            f"$p_{{Holm}}$ {r.p_holm_vs_real:.3g}, {r.outcome}" for r in anyerr.itertuples()) + ". "
+                + RULE_ERRORS))
 
     tested = diversity[diversity.mtld_ci_low.notna()] if "mtld_ci_low" in diversity else diversity.iloc[0:0]
     if len(tested):
@@ -175,14 +215,14 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
                for o in [*gen.mtld_outcome, *gen.vocabulary_outcome]]
         out.append(("Claim 4b: generated data are less diverse", combine(v4b),
                     f"The {int(real.train_size):,}-sentence training English of real data and of each generator (same "
-                    f"German sentences). MTLD with 95\\% paired-bootstrap intervals: real {real.mtld:.0f} "
+                    f"German sentences). MTLD with 95\\% paired half-sample intervals: real {real.mtld:.0f} "
                     f"[{real.mtld_ci_low:.0f}, {real.mtld_ci_high:.0f}]; "
                     + "; ".join(f"{r.condition} {r.mtld:.0f} [{r.mtld_ci_low:.0f}, {r.mtld_ci_high:.0f}], difference "
                                 f"[{r.mtld_diff_ci_low:+.0f}, {r.mtld_diff_ci_high:+.0f}], $p_{{Holm}}$ {r.mtld_p_holm:.3g}, "
                                 f"{r.mtld_outcome}" for r in gen.itertuples())
                     + f". Vocabulary on equal token samples (paired permutation test): real {real.vocabulary:.0f}; "
                     + "; ".join(f"{r.condition} {r.vocabulary:.0f}, $p_{{Holm}}$ {r.vocabulary_p_holm:.3g}, "
-                                f"{r.vocabulary_outcome}" for r in gen.itertuples()) + "."))
+                                f"{r.vocabulary_outcome}" for r in gen.itertuples()) + ". " + RULE_DIVERSITY))
 
     mit = sig[sig.family == "mitigations"]
     if len(mit):
@@ -209,7 +249,12 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
                     f"and the shares are not mitigations and are not counted): {len(helped)} of {len(units)} "
                     f"mitigations (each at each size) significantly better than their unmitigated generator, {len(gap_remains)} of those "
                     f"still significantly worse than real data, {len(closed)} closing the gap. " + ". ".join(lines) + "."
-                    + left_out(mit.outcome)))
+                    + left_out(mit.outcome) + " " + RULE_MITIGATIONS))
+
+    else:
+        out.append(("Claim 5: mitigations help without closing the gap", INCONCLUSIVE,
+                    "Not tested here: the grid trains no mitigation (grid.mitigations); the study profile trains "
+                    "eight (profiles/study.yaml)."))
 
     split = sig[sig.family == "E5-E7-split"]
     if len(split):
@@ -230,6 +275,17 @@ def claims(generator_table: pd.DataFrame, errors: pd.DataFrame, diversity: pd.Da
     return out
 
 
+def spread(intervals: pd.DataFrame) -> str:
+    """What the groups' intervals count, from their `interval` column."""
+    kinds = set(intervals.interval)
+    if kinds == {SENTENCES}:
+        return "intervals over test sentences only: one run per point carries no spread between training runs"
+    if SENTENCES in kinds:
+        return ("intervals: t over seeds, comparisons adding the test-sentence variance; over test sentences only "
+                "for the single runs")
+    return "intervals: t over seeds, comparisons adding the test-sentence variance"
+
+
 def recursion_claims(intervals: pd.DataFrame, sig: pd.DataFrame) -> list[tuple[str, str, str]]:
     """E9's two claims, from the collapse stage's tables: (A) without real data, training generation after
     generation on the previous generation's English loses BLEU (family E9-collapse: generation 0 against the last,
@@ -238,7 +294,9 @@ def recursion_claims(intervals: pd.DataFrame, sig: pd.DataFrame) -> list[tuple[s
     0. Diversity: MTLD and the share of the human English's words seen once that survive, with 95 % intervals
     over seeds."""
     if intervals.empty or sig.empty:
-        return []
+        return [("E9, claim A: without real data, recursive training collapses", INCONCLUSIVE,
+                 "Not tested here: the chain stops at generation 0 (recursion.links is empty); the study profile "
+                 "runs two generations (profiles/study.yaml).")]
     last = int(intervals.generation.max())
     collapse = sig[sig.family == "E9-collapse"]
     real = sig[(sig.family == "E9-real-data") & (sig.b_generation == last)]
@@ -272,15 +330,15 @@ def recursion_claims(intervals: pd.DataFrame, sig: pd.DataFrame) -> list[tuple[s
                      + f" ({'; '.join(describe_row(r, by='generation') for r in g.itertuples())})")
     out = [("E9, claim A: without real data, recursive training collapses", combine(verdicts),
             f"Generation 0 is E1's student; each later generation a student of the same recipe trained on the "
-            f"previous generation's translations of German it never saw ({seeds} seed{'s' if seeds > 1 else ''}, "
-            f"intervals over test sentences and seeds; family E9-collapse, Holm, generation 0 against every later "
-            f"one). The verdict counts the regimes without real data at the last generation ({last}). "
-            + ". ".join(texts) + "." + left_out(collapse.outcome))]
+            f"previous generation's translations of German it never saw ({seeds} seed{'s' if seeds > 1 else ''}; "
+            f"{spread(intervals)}; family E9-collapse, Holm, generation 0 against every later one). The verdict "
+            f"counts the regimes without real data at the last generation ({last}). "
+            + ". ".join(texts) + "." + left_out(collapse.outcome) + " " + RULE)]
     if len(real):
         out.append(("E9, claim B: keeping real data limits the collapse", verdict(list(real.outcome)),
                     f"Family E9-real-data (Holm over every generation), at generation {last}: each regime that keeps "
                     f"real data against each that does not. " + "; ".join(describe_row(r, by="generation") for r in real.itertuples())
-                    + "." + left_out(real.outcome)))
+                    + "." + left_out(real.outcome) + " " + RULE))
     return out
 
 
@@ -307,9 +365,7 @@ def finetune_claims(intervals: pd.DataFrame, sig: pd.DataFrame) -> list[tuple[st
 
     beats_prompt = rows("E10-fine-tuning")
     real_beats = beats_prompt[(beats_prompt.a == "real") & (beats_prompt.outcome == BETTER)]
-    spread = "intervals over test sentences and seeds" if seeds > 1 else \
-        "intervals over test sentences only: one seed carries no spread between training runs"
-    context = (f"The base LLM ({seeds} seed{'s' if seeds > 1 else ''} per point; {spread}) scores {base.get('zero-shot', float('nan')):.1f} BLEU zero-shot and "
+    context = (f"The base LLM ({seeds} seed{'s' if seeds > 1 else ''} per point; {spread(tuned)}) scores {base.get('zero-shot', float('nan')):.1f} BLEU zero-shot and "
                f"{base.get('few-shot', float('nan')):.1f} few-shot before fine-tuning; fine-tuned on real pairs it "
                + (f"beats its few-shot prompt significantly at {len(real_beats)} of "
                   f"{int((beats_prompt.a == 'real').sum())} sizes (family E10-fine-tuning, Holm). "
@@ -322,14 +378,14 @@ def finetune_claims(intervals: pd.DataFrame, sig: pd.DataFrame) -> list[tuple[st
                     context + "Family E10-real (Holm): the model fine-tuned on real pairs against the same model "
                     "fine-tuned on the same German sentences with a generator's English, at each size. "
                     + "; ".join(describe_row(r, b=name(r.b)) for _, r in real.iterrows()) + "."
-                    + left_out(real.outcome)))
+                    + left_out(real.outcome) + " " + RULE))
     fraction = rows("E10-fraction")
     if len(fraction):
         out.append(("E10, claim B: a fraction of real data beats the largest regurgitative size",
                     verdict(list(fraction.outcome)),
                     "Family E10-fraction (Holm): real at the smallest size against each regurgitative condition at "
                     "the largest. " + "; ".join(describe_row(r, b=name(r.b)) for _, r in fraction.iterrows()) + "."
-                    + left_out(fraction.outcome)))
+                    + left_out(fraction.outcome) + " " + RULE))
     return out
 
 
@@ -354,7 +410,8 @@ def write(bleu: pd.DataFrame, generators: pd.DataFrame, errors: pd.DataFrame, di
     macros.write_text("% Generated by the findings stage from results/: do not edit.\n"
                       "\\newcommand{\\result}[1]{\\ifcsname result@#1\\endcsname\\csname result@#1\\endcsname"
                       "\\else??\\fi}\n" + body, encoding="utf-8")
-    copy_source = float(bleu[(bleu.kind == "baseline") & (bleu.condition == "copy_source")].bleu.iloc[0])
+    copy = bleu[(bleu.kind == "baseline") & (bleu.condition == "copy_source")].iloc[0]
+    copy_source = {"bleu": float(copy.bleu), "chrf": float(copy.chrf)}
     paragraphs = claims(generators, errors, diversity, significance, intervals, copy_source)
     if recursion is not None:
         paragraphs += recursion_claims(*recursion)

@@ -1,24 +1,23 @@
 """Stage `train@{condition}-{train_size}-{seed}`: a student transformer trained from scratch with
 fairseq-train on one dataset. Architecture and optimisation come from params (train.fairseq_args, passed
-through as fairseq flags); the exact command line is saved next to the model as train.sh."""
+through as fairseq flags); the exact command line is saved next to the model as train.sh, the time-free
+summary of its epochs as train.json. fairseq's log goes to logs/fairseq/, the times to logs/times/ (neither
+is an output: a rerun reproduces the model directory byte for byte)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from regurgitative.config import dataset_dir, fresh_dir, load_params, model_dir, param, run_arguments
+from regurgitative import timing
+from regurgitative.config import dataset_dir, fresh_dir, load_params, model_dir, param, run_arguments, run_name
 from regurgitative.students import fairseq
 
 
 def train(condition: str, train_size: int, seed: int) -> Path:
     cfg = param(load_params(), "train")
     out = fresh_dir(model_dir(condition, train_size, seed))  # a stale best checkpoint would be "resumed"
-    cmd = fairseq.train_command(dataset_dir(condition, train_size), out, seed, cfg)
-    fairseq.save_command(cmd, out / "train.sh")
-    seconds = fairseq.run(cmd, log=out / "train.log", threads=cfg.get("threads"))
-    summary = {"condition": condition, "train_size": train_size, "seed": seed, "wall_seconds": round(seconds, 1),
-               **fairseq.summarize_log(out / "train.log")}
-    (out / "train.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _, times = fairseq.train(dataset_dir(condition, train_size), out, seed, cfg, script=out / "train.sh",
+                             about={"condition": condition, "train_size": train_size, "seed": seed})
+    timing.record(f"train@{run_name(condition, train_size, seed)}", **times)
     return out
 
 
