@@ -108,7 +108,7 @@ def write_next(out: Path, params: dict, generation: int, checkpoint: Path, threa
 
 def start(regime: str, seed: int) -> dict:
     """Generation 0: E1's student of recursion.start at recursion.size, seed `seed`; its training pairs, test
-    translations and metrics are copied, and it translates slice 1 when a link learns from it."""
+    translations and metrics are copied, and it translates slice 1."""
     params = load_params()
     regime_config(params, regime)
     condition, size = str(param(params, "recursion.start")), int(param(params, "recursion.size"))
@@ -133,10 +133,7 @@ def start(regime: str, seed: int) -> dict:
     write_lines(out / "train.origin", ["real" if condition == "real" else condition] * size)
     shutil.copy2(eval_dir(condition, size, seed) / f"hypotheses.{TGT}", out / f"test.{TGT}")
     run = json.loads(run_metrics(condition, size, seed).read_text())
-    # Slice 1 is translated only for a chain that goes on (recursion.links: [] keeps E9 at generation 0, as the
-    # default does: the study profile runs the chain).
-    continued = any(int(item["learns_from"]) == 0 for item in param(params, "recursion.links") or [])
-    translate_seconds = write_next(out, params, 0, student / "checkpoint_best.pt", threads) if continued else 0.0
+    translate_seconds = write_next(out, params, 0, student / "checkpoint_best.pt", threads)
     metrics = {"regime": regime, "seed": seed, "generation": 0, "start": condition, "train_pairs": size,
                "real_pairs": size if condition == "real" else 0,
                **{k: run[k] for k in ("bleu", "chrf", "bleu_signature", "best_epoch", "updates")}}
