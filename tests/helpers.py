@@ -1,7 +1,9 @@
 """Shared by the tests: where the repository and its venv are, and a server on loopback."""
 from __future__ import annotations
 
+import itertools
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -10,6 +12,26 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+
+
+def prepared_corpus(read: int, pool: int, valid: int, test: int) -> None:
+    """In the working directory: the first `read` pairs of the embedded corpus, cleaned, split into `pool`, `valid`
+    and `test` pairs as `prepare` writes them, the real condition's pool, and the shared tokenizer (what a
+    student's stages need, without running prepare on the whole corpus)."""
+    from regurgitative.config import PREPARED_DIR, condition_pool
+    from regurgitative.data import corpus
+    from regurgitative.students import tokenizer
+    pairs = corpus.read_tsv(REPO / "data/corpus/libreoffice-help.de-en.tsv.xz")
+    pairs, _ = corpus.clean(itertools.islice(pairs, read), corpus.CleaningRules(min_words=3))
+    PREPARED_DIR.mkdir(parents=True)
+    condition_pool("real").parent.mkdir(parents=True)
+    for name, part in (("pool", pairs[:pool]), ("valid", pairs[pool:pool + valid]),
+                       ("test", pairs[pool + valid:pool + valid + test])):
+        for lang in ("de", "en"):
+            (PREPARED_DIR / f"{name}.{lang}").write_text("".join(getattr(p, lang) + "\n" for p in part))
+    for lang in ("de", "en"):
+        shutil.copyfile(PREPARED_DIR / f"pool.{lang}", condition_pool("real").with_suffix(f".{lang}"))
+    tokenizer.main()
 
 
 def sacrebleu_cli(references: Path, hypotheses: Path) -> dict[str, float]:

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO
+from helpers import REPO, prepared_corpus
 
 from regurgitative import profile, timing
-from regurgitative.config import PREPARED_DIR, condition_pool
 from regurgitative.students import fairseq
 
 # A fairseq json log as --log-format json writes it: stamped lines, per-epoch wall time and speed.
@@ -154,8 +152,6 @@ def test_a_local_fine_tunes_times_stay_out_of_its_training_json(tmp_path, monkey
 def prepared(tmp_path_factory) -> Path:
     """A repository root with the ci profile, a prepared pool of real pairs from the embedded corpus and the shared
     tokenizer: what a student's stages start from."""
-    from regurgitative.data import corpus
-    from regurgitative.students import tokenizer
     root = tmp_path_factory.mktemp("determinism") / "a"
     root.mkdir()
     with pytest.MonkeyPatch.context() as mp:
@@ -166,16 +162,7 @@ def prepared(tmp_path_factory) -> Path:
         params["evaluate"]["fairseq_args"].update({"max-len-a": 0, "max-len-b": 12})
         params["train"]["fairseq_args"]["max-update"] = 20    # a few epochs, each validated and checkpointed
         (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        pairs = corpus.read_tsv(REPO / "data/corpus/libreoffice-help.de-en.tsv.xz")
-        pairs, _ = corpus.clean(itertools.islice(pairs, 5000), corpus.CleaningRules(min_words=3))
-        PREPARED_DIR.mkdir(parents=True)
-        condition_pool("real").parent.mkdir(parents=True)
-        for name, part in (("pool", pairs[:200]), ("valid", pairs[200:230]), ("test", pairs[230:250])):
-            for lang in ("de", "en"):
-                (PREPARED_DIR / f"{name}.{lang}").write_text("".join(getattr(p, lang) + "\n" for p in part))
-        for lang in ("de", "en"):
-            shutil.copyfile(PREPARED_DIR / f"pool.{lang}", condition_pool("real").with_suffix(f".{lang}"))
-        tokenizer.main()
+        prepared_corpus(read=5000, pool=200, valid=30, test=20)
     return root
 
 

@@ -1,17 +1,13 @@
 """One SentencePiece model and one dictionary, learned on the real pool only, shared by every dataset."""
 from __future__ import annotations
 
-import itertools
-import shutil
 
 import pytest
-from helpers import REPO
+from helpers import REPO, prepared_corpus
 
-from regurgitative.data import corpus
 from regurgitative.students import dataset
 from regurgitative import profile
-from regurgitative.students import tokenizer, vocabulary
-from regurgitative.config import PREPARED_DIR, condition_pool
+from regurgitative.students import vocabulary
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
 
@@ -23,16 +19,7 @@ def workdir(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         profile.write("ci", root / "params.yaml", REPO / "profiles")
-        pairs = corpus.read_tsv(REPO / "data/corpus/libreoffice-help.de-en.tsv.xz")
-        pairs, _ = corpus.clean(itertools.islice(pairs, 20000), corpus.CleaningRules(min_words=3))
-        PREPARED_DIR.mkdir(parents=True)
-        condition_pool("real").parent.mkdir(parents=True)
-        for name, part in (("pool", pairs[:600]), ("valid", pairs[600:700]), ("test", pairs[700:800])):
-            for lang in ("de", "en"):
-                (PREPARED_DIR / f"{name}.{lang}").write_text("".join(getattr(p, lang) + "\n" for p in part))
-        for lang in ("de", "en"):
-            shutil.copyfile(PREPARED_DIR / f"pool.{lang}", condition_pool("real").with_suffix(f".{lang}"))
-        tokenizer.main()
+        prepared_corpus(read=20000, pool=600, valid=100, test=100)
         yield root
 
 
