@@ -100,7 +100,7 @@ profile: $(STAMP) ## write params.yaml from profiles/ (PROFILE=default|ci|study|
 
 repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile first)
 	$(if $(PROFILE),$(BIN)/python -m regurgitative.profile $(PROFILE))
-	$(BIN)/python -m regurgitative.config
+	$(BIN)/python -m regurgitative.validation
 	$(BIN)/dvc repro
 	$(BIN)/python -m regurgitative.report.figures --readme README.md
 

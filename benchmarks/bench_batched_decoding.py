@@ -37,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import llama_cpp  # noqa: E402
 
-from regurgitative.generators import translation  # noqa: E402
-from regurgitative.generators import llama_server  # noqa: E402
-from regurgitative.config import LLM_CACHE_DIR, PREPARED_DIR, load_params, param  # noqa: E402
-from regurgitative.analysis.scoring import read_lines  # noqa: E402
+from regurgitative.generators import llama_server, translation
+from regurgitative.params import load_params, param
+from regurgitative.paths import LLM_CACHE_DIR, PREPARED_DIR
+from regurgitative.text import read_lines
 
 
 class Batched:

@@ -22,11 +22,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 from regurgitative.finetune import local as finetune_local
-from regurgitative.generators import llama_server
-from regurgitative.config import PREPARED_DIR, load_params, param
 from regurgitative.finetune.train import cleaned
+from regurgitative.generators import llama_server
 from regurgitative.generators.translation import build_payload, few_shot_examples
-from regurgitative.analysis.scoring import read_lines, score
+from regurgitative.params import load_params, param
+from regurgitative.paths import PREPARED_DIR
+from regurgitative.scoring import score
+from regurgitative.text import read_lines
 
 
 def main() -> None:

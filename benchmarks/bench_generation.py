@@ -32,12 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from regurgitative.generators import generate, translation  # noqa: E402
-from regurgitative.generators import generated  # noqa: E402
-from regurgitative.generators import llama_server  # noqa: E402
-from regurgitative.generators import llm  # noqa: E402
-from regurgitative.config import PREPARED_DIR, load_params, param  # noqa: E402
-from regurgitative.generators.response_cache import ResponseCache, request_key  # noqa: E402
+from regurgitative.generators import generate, generated, llama_server, llm, translation
+from regurgitative.generators.response_cache import ResponseCache, request_key
+from regurgitative.params import load_params, param
+from regurgitative.paths import PREPARED_DIR
 
 
 def server_alone(clients: list, cfg: dict, name: str, payloads: list[dict]) -> float:

@@ -47,7 +47,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 from regurgitative import profile
-from regurgitative.config import model_dir, run_name
+from regurgitative.paths import model_dir, run_name
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_pipeline import sh as run
@@ -133,9 +133,11 @@ def one_run(ws: Path, args: argparse.Namespace, setting: str, size: int, seed: i
     # Score on valid with the pipeline's own generate command and sacreBLEU.
     code = (f"import sys, json; sys.path.insert(0, {str(REPO / 'src')!r})\n"
             "from pathlib import Path\n"
-            "from regurgitative.analysis import scoring\n"
+            "from regurgitative import scoring\n"
             "from regurgitative.students import fairseq, vocabulary\n"
-            "from regurgitative.config import PREPARED_DIR, load_params, param\n"
+            "from regurgitative.params import load_params, param\n"
+            "from regurgitative.paths import PREPARED_DIR\n"
+            "from regurgitative.text import read_lines\n"
             "p = load_params()\n"
             f"cmd = fairseq.generate_command(vocabulary.BIN, Path({str(model / 'checkpoint_best.pt')!r}), "
             "param(p, 'evaluate'), 'cpu')\n"
@@ -143,8 +145,8 @@ def one_run(ws: Path, args: argparse.Namespace, setting: str, size: int, seed: i
             f"log = Path({str(model / 'valid.log')!r})\n"
             f"s = fairseq.run(cmd, log=log, threads={args.threads})\n"
             "refs = PREPARED_DIR / 'valid.en'\n"
-            "hyps = [h for h, _ in fairseq.read_hypotheses(log, expected=len(scoring.read_lines(refs)))]\n"
-            "print(json.dumps({**scoring.score(hyps, scoring.read_lines(refs)), 'seconds': s}))\n")
+            "hyps = [h for h, _ in fairseq.read_hypotheses(log, expected=len(read_lines(refs)))]\n"
+            "print(json.dumps({**scoring.score(hyps, read_lines(refs)), 'seconds': s}))\n")
     proc = subprocess.run([py, "-c", code], cwd=ws, text=True, capture_output=True)
     if proc.returncode:
         sys.exit(proc.stderr[-3000:])

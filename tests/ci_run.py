@@ -11,7 +11,7 @@ from pathlib import Path
 
 from helpers import BIN, REPO
 
-from regurgitative.config import RECORD_PARAMS_ENV
+from regurgitative.params import RECORD_PARAMS_ENV
 
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "-c", "init.defaultBranch=main"]
 

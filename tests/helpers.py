@@ -18,7 +18,7 @@ def prepared_corpus(read: int, pool: int, valid: int, test: int) -> None:
     """In the working directory: the first `read` pairs of the embedded corpus, cleaned, split into `pool`, `valid`
     and `test` pairs as `prepare` writes them, the real condition's pool, and the shared tokenizer (what a
     student's stages need, without running prepare on the whole corpus)."""
-    from regurgitative.config import PREPARED_DIR, condition_pool
+    from regurgitative.paths import PREPARED_DIR, condition_pool
     from regurgitative.data import corpus
     from regurgitative.students import tokenizer
     pairs = corpus.read_tsv(REPO / "data/corpus/libreoffice-help.de-en.tsv.xz")

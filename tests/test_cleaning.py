@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from regurgitative.generators import cleaning
+from regurgitative import cleaning
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 

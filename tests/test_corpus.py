@@ -7,10 +7,9 @@ import lzma
 import pytest
 from helpers import REPO
 
-from regurgitative.data import corpus as C
-from regurgitative.data import prepare
 from regurgitative import profile
-from regurgitative.config import PREPARED_DIR, condition_pool
+from regurgitative.data import corpus as C, prepare
+from regurgitative.paths import PREPARED_DIR, condition_pool
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 

@@ -1,7 +1,7 @@
 """DVC never serves a stale result: every stage of dvc.yaml depends on every module of the package it runs
 (derived here from the code: the stage's module and everything it imports from the package, directly or
 through other modules) and on every params key it reads (recorded by the stages themselves in the shared ci run,
-config.RECORD_PARAMS_ENV). A new import or a new key read without its dependency fails here, not in a user's
+params.RECORD_PARAMS_ENV). A new import or a new key read without its dependency fails here, not in a user's
 stale result."""
 from __future__ import annotations
 
@@ -14,11 +14,23 @@ import pytest
 import yaml
 from helpers import REPO
 
-from regurgitative.config import ReadRecorder
+from regurgitative.params import ReadRecorder
 
 PACKAGE = "regurgitative"
 SOURCES = REPO / "src" / PACKAGE
 STAGE_CMD = re.compile(rf"python -m {PACKAGE}\.([\w.]+)")
+
+# Modules that stages run without depending on them, each with the reason a change there cannot change an output.
+NOT_DEPENDENCIES = {
+    "validation": "it only accepts or refuses params.yaml (load_params runs it before a stage writes anything): "
+                  "a stage that ran under the old checks computes the same outputs under the new ones, so "
+                  "rewording a message or adding a check reruns nothing",
+}
+
+# The study's steps in the order its data flows (docs/layout.md). A module imports the package's library (its
+# top-level modules: paths, params, text, scoring, cleaning, ...) and earlier steps, never a later one. students/
+# comes before generators/: the shared vocabulary is learned first, and the fairseq teachers use the students' code.
+STEPS = ["data", "students", "generators", "mitigations", "analysis", "finetune", "recursion", "report"]
 
 
 def source(module: str) -> Path:
@@ -51,7 +63,7 @@ def modules_run_by(module: str) -> set[str]:
     seen, todo = set(), [module]
     while todo:
         m = todo.pop()
-        if m not in seen:
+        if m not in seen and m not in NOT_DEPENDENCIES:
             seen.add(m)
             todo += imported_modules(m)
     return seen
@@ -79,9 +91,25 @@ def module_deps() -> dict[str, tuple[list[str], list[str]]]:
 @pytest.mark.unit
 def test_the_import_graph_is_read_from_the_code():
     # Guards the checker itself: a direct import, an import through another module, and a lazy one.
-    assert {"config", "analysis.scoring", "generators.cleaning", "generators.llm", "generators.llama_server",
+    assert {"params", "paths", "scoring", "text", "cleaning", "generators.llm", "generators.llama_server",
             "generators.response_cache"} <= modules_run_by("generators.generate")
-    assert "generators.generate" not in modules_run_by("analysis.scoring")
+    assert "generators.generate" not in modules_run_by("scoring")
+    assert "validation" in imported_modules("params") and "validation" not in modules_run_by("generators.generate")
+
+
+@pytest.mark.unit
+def test_no_import_runs_from_an_earlier_step_to_a_later_one():
+    """Shared primitives (text, scoring, cleaning) live below every step, so that generating or training never
+    runs analysis code; the library's top-level modules import no step at all."""
+    modules = [str(p.relative_to(SOURCES).with_suffix("")).replace("/", ".") for p in SOURCES.rglob("*.py")]
+    modules = [m for m in modules if not m.endswith("__init__")]
+    step = {m: STEPS.index(m.split(".")[0]) if "." in m else -1 for m in modules}
+    assert set(m.split(".")[0] for m in modules if "." in m) == set(STEPS), "a subpackage missing from STEPS"
+    wrong = {m: sorted(i for i in imported_modules(m) if step.get(i, -1) > step[m] or step[m] == -1 and step.get(i, -1) >= 0)
+             for m in modules}
+    wrong = {m: found for m, found in wrong.items() if found}
+    assert not wrong, "imports against the data flow (move what they share into a top-level library module):\n" + \
+        "\n".join(f"  {m}: {', '.join(found)}" for m, found in wrong.items())
 
 
 @pytest.mark.unit
@@ -145,7 +173,7 @@ def test_every_stage_declares_every_params_key_it_reads(ci_run):
     """Each stage of the shared ci run recorded the params keys it read; each must be covered by the stage's
     `params` in dvc.lock (what DVC compares to decide whether to rerun it)."""
     records = sorted((ci_run / "logs" / "params-read").glob("*.json"))
-    assert records, f"no params records in {ci_run}/logs/params-read (the ci run sets config.RECORD_PARAMS_ENV)"
+    assert records, f"no params records in {ci_run}/logs/params-read (the ci run sets params.RECORD_PARAMS_ENV)"
     lock = yaml.safe_load((ci_run / "dvc.lock").read_text(encoding="utf-8"))["stages"]
     by_cmd = {stage["cmd"]: name for name, stage in lock.items()}
     undeclared, unmatched = {}, []

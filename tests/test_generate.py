@@ -16,11 +16,12 @@ import yaml
 from fault_server import MODEL, FaultServer, translate
 from helpers import REPO
 
+from regurgitative import profile
 from regurgitative.data import corpus
 from regurgitative.generators import generate, translation
-from regurgitative import profile
-from regurgitative.config import PREPARED_DIR, ParamsError
 from regurgitative.generators.response_cache import request_key
+from regurgitative.params import ParamsError
+from regurgitative.paths import PREPARED_DIR
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)
 

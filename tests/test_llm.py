@@ -11,9 +11,10 @@ from fault_server import MODEL, FaultServer
 from helpers import REPO
 
 from regurgitative import profile
-from regurgitative.config import ParamsError, check_decoding
 from regurgitative.generators import llama_server, llm, translation
 from regurgitative.generators.response_cache import ResponseCache, request_key
+from regurgitative.params import ParamsError
+from regurgitative.validation import check_decoding
 
 # The test tier of each test (tests/conftest.py): the unit tests need no server.
 integration, unit = pytest.mark.integration, pytest.mark.unit

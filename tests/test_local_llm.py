@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from regurgitative.generators import cleaning
-from regurgitative.generators import translation
-from regurgitative.generators import llama_server
-from regurgitative.generators import llm
+from regurgitative import cleaning
+from regurgitative.generators import llama_server, llm, translation
 from regurgitative.generators.response_cache import ResponseCache
 
 pytestmark = pytest.mark.integration  # the test tier (tests/conftest.py)

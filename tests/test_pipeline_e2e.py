@@ -15,7 +15,7 @@ from ci_run import clone, run
 from helpers import BIN, REPO, sacrebleu_cli
 
 from regurgitative.analysis.stats import NOT_LEARNED
-from regurgitative.config import grid_runs
+from regurgitative.params import grid_runs
 
 pytestmark = pytest.mark.e2e  # the test tier (tests/conftest.py)
 

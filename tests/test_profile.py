@@ -10,7 +10,8 @@ import yaml
 from helpers import REPO
 
 from regurgitative import profile
-from regurgitative.config import ParamsError, check_grid, param
+from regurgitative.params import ParamsError, param
+from regurgitative.validation import check_grid
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 
@@ -96,7 +97,7 @@ def test_every_stage_refuses_such_a_grid_before_any_work(tmp_path):
     params["grid"]["conditions"].append("gpt-5-mini")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    for cmd in (["regurgitative.config"], ["regurgitative.students.dataset", "--condition", "gpt-5-mini", "--train-size", "1000"]):
+    for cmd in (["regurgitative.validation"], ["regurgitative.students.dataset", "--condition", "gpt-5-mini", "--train-size", "1000"]):
         done = subprocess.run([sys.executable, "-m", *cmd], cwd=tmp_path, env=env, capture_output=True, text=True)
         assert done.returncode != 0 and "grid.conditions names 'gpt-5-mini'" in done.stderr, done.stderr[-1500:]
         assert "No such file" not in done.stderr

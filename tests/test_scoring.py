@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from helpers import sacrebleu_cli
 
-from regurgitative.analysis import scoring
+from regurgitative import scoring
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 

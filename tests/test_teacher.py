@@ -6,9 +6,8 @@ import math
 
 import pytest
 
-from regurgitative.generators import generated
-from regurgitative.generators import teacher
-from regurgitative.config import PREPARED_DIR
+from regurgitative.generators import generated, teacher
+from regurgitative.paths import PREPARED_DIR
 
 pytestmark = pytest.mark.unit  # the test tier (tests/conftest.py)
 

@@ -14,7 +14,7 @@ import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError
 
-from regurgitative.config import PARAMS
+from regurgitative.params import PARAMS
 
 PROFILES = Path("profiles")
 BASE = "default"

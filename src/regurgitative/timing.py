@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from regurgitative.config import LOGS_DIR
+from regurgitative.paths import LOGS_DIR
 
 TIMES_DIR = LOGS_DIR / "times"
 

@@ -8,11 +8,10 @@ import json
 
 import pandas as pd
 
-from regurgitative.generators.cleaning import FLAGS
+from regurgitative.cleaning import FLAGS
 from regurgitative.conditions import describe
-from regurgitative.config import (BASELINES, GENERATORS_TABLE, RESULTS_DIR, SUMMARY, generator_names, grid_runs, load_params,
-                     run_metrics)
-from regurgitative.config import BLEU_TABLE as TABLE
+from regurgitative.params import generator_names, grid_runs, load_params
+from regurgitative.paths import BASELINES, BLEU_TABLE as TABLE, GENERATORS_TABLE, RESULTS_DIR, SUMMARY, run_metrics
 
 GENERATOR_COLUMNS = ["generator", "kind", "model", "api", "test_bleu", "test_chrf", "flagged_rate",
                      *(f"flag_{f}" for f in FLAGS), "pool_sentences", "condition_pairs", "left_out", "requests",

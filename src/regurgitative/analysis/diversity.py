@@ -73,10 +73,10 @@ from lexicalrichness import LexicalRichness
 
 from regurgitative.analysis import stats
 from regurgitative.analysis.lexical import count_measures, length_robust_measures, tokenize
-from regurgitative.analysis.scoring import read_lines
 from regurgitative.conditions import describe
-from regurgitative.config import DIVERSITY_TABLE as TABLE
-from regurgitative.config import condition_pool, grid_sizes, load_params, param
+from regurgitative.params import grid_sizes, load_params, param
+from regurgitative.paths import DIVERSITY_TABLE as TABLE, condition_pool
+from regurgitative.text import read_lines
 
 HALF_MEASURES = ("vocabulary", "ttr")  # count-based measures given intervals at n/2 sentences
 

@@ -33,10 +33,10 @@ from statsmodels.stats.proportion import proportion_confint
 
 from regurgitative.analysis import stats
 from regurgitative.analysis.indicators import ANY, INDICATORS, NOT_ON_REAL, indicators
-from regurgitative.analysis.scoring import read_lines
-from regurgitative.config import ERRORS_TABLE as TABLE
-from regurgitative.config import PREPARED_DIR, generator_names, load_params, param
 from regurgitative.generators.generated import common_pool_size, items_for
+from regurgitative.params import generator_names, load_params, param
+from regurgitative.paths import ERRORS_TABLE as TABLE, PREPARED_DIR
+from regurgitative.text import read_lines
 
 DETAILS = Path("data/errors")
 COLUMNS = ["condition", "indicator", "applies", "n", "rate", "ci_low", "ci_high", "p_vs_real", "p_holm_vs_real",

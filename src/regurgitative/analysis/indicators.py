@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sacrebleu.metrics import CHRF
 
-from regurgitative.generators import cleaning
+from regurgitative import cleaning
 
 INDICATORS = ("low_quality", "empty", "untranslated", "copied_source", "wrong_language", "length_outlier",
               "repetition", "prompt_leftovers")

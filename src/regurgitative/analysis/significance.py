@@ -27,11 +27,11 @@ from __future__ import annotations
 import json
 
 from regurgitative.analysis import verdicts
-from regurgitative.config import SIGNIFICANCE_TABLE as TABLE
 from regurgitative.conditions import control_of, describe
-from regurgitative.config import INTERVALS_TABLE as INTERVALS
-from regurgitative.config import BASELINES, PREPARED_DIR, eval_dir, grid_sizes, load_params, param
-from regurgitative.analysis.scoring import read_lines
+from regurgitative.params import grid_sizes, load_params, param
+from regurgitative.paths import (BASELINES, INTERVALS_TABLE as INTERVALS, PREPARED_DIR, SIGNIFICANCE_TABLE as TABLE,
+                                 eval_dir)
+from regurgitative.text import read_lines
 
 COLUMNS = ["family", "a", "a_size", "b", "b_size", "differs", "expected", "a_bleu", "b_bleu", "difference", "ci_low",
            "ci_high", "interval", "p_value", "p_holm", "a_learned", "b_learned", "outcome", "a_seeds", "b_seeds"]

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import lzma
 import random
-import re
-import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from regurgitative.text import dedup_key, normalize
 
 
 class CorpusError(ValueError):
@@ -98,22 +98,6 @@ def read_tsv(path: Path | str, doc_block: int = 0) -> list[Pair]:
 
 
 # ---------------------------------------------------------------------------------------------- cleaning
-_SPACE = re.compile(r"\s+")
-_WORD = re.compile(r"\w+")
-
-
-def normalize(text: str) -> str:
-    """Unicode NFC, one space between words, no control characters."""
-    text = unicodedata.normalize("NFC", text)
-    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
-    return _SPACE.sub(" ", text).strip()
-
-
-def dedup_key(text: str) -> str:
-    """Case-, punctuation- and digit-insensitive form: near-duplicates share it."""
-    return " ".join(w for w in _WORD.findall(text.casefold()) if not w.isdigit())
-
-
 @dataclass(frozen=True)
 class CleaningRules:
     min_words: int = 1

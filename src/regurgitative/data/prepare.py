@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from regurgitative.data import corpus as C
-from regurgitative.config import LANGS, PARAMS, PREPARED_DIR, SPLITS, condition_pool, load_params, param
+from regurgitative.params import PARAMS, load_params, param
+from regurgitative.paths import LANGS, PREPARED_DIR, SPLITS, condition_pool
 
 
 def read_corpus(params: dict) -> list[C.Pair]:

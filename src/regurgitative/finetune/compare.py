@@ -27,10 +27,11 @@ import json
 import pandas as pd
 
 from regurgitative.analysis import verdicts
-from regurgitative.config import LANGS, PREPARED_DIR, load_params, param
-from regurgitative.finetune.runs import BASE, INTERVALS, RESULTS, SHOTS, SIGNIFICANCE, TABLE, run_name
-from regurgitative.finetune.runs import role as role_of
-from regurgitative.analysis.scoring import read_lines, score
+from regurgitative.finetune.runs import BASE, INTERVALS, RESULTS, SHOTS, SIGNIFICANCE, TABLE, role as role_of, run_name
+from regurgitative.params import load_params, param
+from regurgitative.paths import LANGS, PREPARED_DIR
+from regurgitative.scoring import score
+from regurgitative.text import read_lines
 
 SRC, TGT = LANGS
 SIG_COLUMNS = ["family", "a", "a_size", "b", "b_size", "a_bleu", "b_bleu", "difference", "ci_low", "ci_high",

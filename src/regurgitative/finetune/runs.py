@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regurgitative.config import RESULTS_DIR
+from regurgitative.paths import RESULTS_DIR
 
 RESULTS = RESULTS_DIR / "finetune"            # per run and the base model: test translations and metrics
 MODELS = Path("models/finetune")             # per run: the adapter (local) or the fine-tuned model's record

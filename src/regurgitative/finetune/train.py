@@ -32,16 +32,16 @@ import sys
 import time
 from pathlib import Path
 
-from regurgitative import timing
-from regurgitative.generators import cleaning
+from regurgitative import cleaning, timing
 from regurgitative.finetune import openai_api as finetune_openai
-from regurgitative.generators import llama_server
-from regurgitative.generators import llm
-from regurgitative.config import CONDITIONS_DIR, LANGS, PREPARED_DIR, load_params, param
 from regurgitative.finetune.runs import BASE, MODELS, RESULTS, SHOTS, STATE, run_name
-from regurgitative.generators.translation import build_payload, endpoint, few_shot_examples, translate_all
+from regurgitative.generators import llama_server, llm
 from regurgitative.generators.response_cache import ResponseCache, request_key
-from regurgitative.analysis.scoring import read_lines, score
+from regurgitative.generators.translation import build_payload, endpoint, few_shot_examples, translate_all
+from regurgitative.params import load_params, param
+from regurgitative.paths import CONDITIONS_DIR, LANGS, PREPARED_DIR
+from regurgitative.scoring import score
+from regurgitative.text import read_lines
 
 SRC, TGT = LANGS
 

@@ -21,12 +21,13 @@ import sys
 import time
 
 from regurgitative import timing
-from regurgitative.config import LLM_CACHE_DIR, LOGS_DIR, PREPARED_DIR, load_params, param
 from regurgitative.generators import llama_server, llm
 from regurgitative.generators.generated import (first_lines, fresh_dirs, item, pool_size, sentences_to_translate,
                                                 write_outputs)
 from regurgitative.generators.response_cache import ResponseCache
 from regurgitative.generators.translation import build_payload, endpoint, few_shot_examples, translate_all
+from regurgitative.params import load_params, param
+from regurgitative.paths import LLM_CACHE_DIR, LOGS_DIR, PREPARED_DIR
 
 
 def generator_config(params: dict, name: str) -> dict:

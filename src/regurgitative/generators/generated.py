@@ -8,16 +8,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from regurgitative.generators import cleaning
-from regurgitative.analysis import scoring
-from regurgitative.config import (CONDITIONS_DIR, GENERATED_DIR, PREPARED_DIR, RESULTS_DIR, fresh_dir, generated_items,
-                                  param)
+from regurgitative import cleaning, scoring
+from regurgitative.params import param
+from regurgitative.paths import CONDITIONS_DIR, GENERATED_DIR, PREPARED_DIR, RESULTS_DIR, fresh_dir
+from regurgitative.text import read_lines
 
 
 def pool_size(params: dict, generator: str | None = None) -> int:
     """How much of the pool a generator translates (generate.pool_size): the largest training size a
     regurgitative condition can have. A fixed number rather than max(grid.train_sizes), so that adding a
-    size below it asks nothing and reruns no generation (config.check_grid refuses a size above it).
+    size below it asks nothing and reruns no generation (validation.check_grid refuses a size above it).
     `generators.<name>.pool_size` lowers it for one generator (the default's LLM translates only what E10
     fine-tunes on); without a generator, the students' pool: where the teachers' training pairs begin."""
     own = ((params.get("generators") or {}).get(generator) or {}).get("pool_size") if generator else None
@@ -30,9 +30,19 @@ def common_pool_size(params: dict, generators: list[str]) -> int:
     return min([pool_size(params, g) for g in generators] or [pool_size(params)])
 
 
+def generated_items(generator: str, split: str | None = None) -> list[dict]:
+    """What generate@/teacher@ recorded for every sentence a generator translated (items.jsonl), in order, all
+    splits or one (pool, test, detector): index, German, request, raw answer, cleaned text, flags, what cleaning
+    stripped, mean log-probability."""
+    path = GENERATED_DIR / generator / "items.jsonl"
+    with path.open(encoding="utf-8") as f:
+        items = [json.loads(line) for line in f]
+    return [it for it in items if split is None or it["split"] == split]
+
+
 def first_lines(path: Path, limit: int | None = None) -> list[str]:
     """The first `limit` lines of `path` (all if None); fewer than `limit` is an error that names the file."""
-    lines = scoring.read_lines(path)
+    lines = read_lines(path)
     if limit is not None and limit > len(lines):
         raise ValueError(f"{path}: {len(lines)} sentences, but generate.pool_size asks for {limit}")
     return lines[:limit]
@@ -44,7 +54,7 @@ def detector_lines(params: dict) -> tuple[int, int]:
     It depends on the pool and generate.detector_size only; a teacher's stage refuses training pairs that reach
     into it (teacher.training_lines), so adding a teacher reruns no LLM's generation."""
     count = int(param(params, "generate.detector_size"))
-    available = len(scoring.read_lines(PREPARED_DIR / "pool.de"))
+    available = len(read_lines(PREPARED_DIR / "pool.de"))
     used = pool_size(params)
     if available - count < used:
         raise ValueError(f"params.yaml: generate.detector_size is {count}, but the prepared pool has {available} "
@@ -59,7 +69,7 @@ def sentences_to_translate(params: dict, generator: str) -> dict[str, list[str]]
     start, count = detector_lines(params)
     return {"pool": first_lines(PREPARED_DIR / "pool.de", pool_size(params, generator)),
             "test": first_lines(PREPARED_DIR / "test.de", None if test_size is None else int(test_size)),
-            "detector": scoring.read_lines(PREPARED_DIR / "pool.de")[start:start + count]}
+            "detector": read_lines(PREPARED_DIR / "pool.de")[start:start + count]}
 
 
 def items_for(generator: str, split: str, german: list[str]) -> list[dict]:

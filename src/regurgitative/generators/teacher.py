@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from regurgitative import timing
-from regurgitative.config import MODELS_DIR, PREPARED_DIR, SRC, fresh_dir, load_params, param
 from regurgitative.generators import generated
+from regurgitative.params import load_params, param
+from regurgitative.paths import MODELS_DIR, PREPARED_DIR, SRC, fresh_dir
 from regurgitative.students import fairseq, vocabulary
 
 TEACHERS_DIR = MODELS_DIR / "teachers"

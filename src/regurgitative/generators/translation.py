@@ -12,10 +12,11 @@ from typing import Iterator
 
 from tqdm import tqdm
 
-from regurgitative.analysis.scoring import read_lines
-from regurgitative.config import PREPARED_DIR, param
 from regurgitative.generators import llama_server, llm
 from regurgitative.generators.response_cache import ResponseCache
+from regurgitative.params import param
+from regurgitative.paths import PREPARED_DIR
+from regurgitative.text import read_lines
 
 
 # ------------------------------------------------------------------------------------------------ prompts

@@ -26,10 +26,10 @@ import random
 
 import pandas as pd
 
-from regurgitative.config import (CONDITIONS_DIR, QUALITY_DIR, condition_pool, fresh_dir, generated_items, load_params,
-                                  param)
-from regurgitative.generators.generated import kept_pairs
-from regurgitative.analysis.scoring import read_lines
+from regurgitative.generators.generated import generated_items, kept_pairs
+from regurgitative.params import load_params, param
+from regurgitative.paths import CONDITIONS_DIR, QUALITY_DIR, condition_pool, fresh_dir
+from regurgitative.text import read_lines
 
 METHODS = ("order", "mix", "share")
 

@@ -23,13 +23,12 @@ import json
 import pandas as pd
 from sacrebleu.metrics import CHRF
 
-from regurgitative.mitigations import confidence
-from regurgitative.mitigations import detector
-from regurgitative.generators import generated
-from regurgitative.generators import llama_server
-from regurgitative.config import QUALITY_SUMMARY as SUMMARY
-from regurgitative.config import PREPARED_DIR, QUALITY_DIR, generated_items, generator_names, load_params, param
-from regurgitative.analysis.scoring import read_lines
+from regurgitative.generators import generated, llama_server
+from regurgitative.generators.generated import generated_items
+from regurgitative.mitigations import confidence, detector
+from regurgitative.params import generator_names, load_params, param
+from regurgitative.paths import PREPARED_DIR, QUALITY_DIR, QUALITY_SUMMARY as SUMMARY
+from regurgitative.text import read_lines
 
 REFERENCE_FREE = ("agreement", "confidence", "detector")
 
@@ -38,7 +37,7 @@ def human_likeness(generator: str, params: dict) -> tuple[list[float | None], fl
     """P(human) of each pool sentence of the generator, and the detector's held-out AUC."""
     start, count = generated.detector_lines(params)
     pool_de = read_lines(PREPARED_DIR / "pool.de")[:generated.pool_size(params, generator)]
-    if count == 0:  # generate.detector_size 0: no detector split, no E7 (config refuses a detector-ordered condition)
+    if count == 0:  # generate.detector_size 0: no detector split, no E7 (validation refuses a detector-ordered condition)
         return [None] * len(pool_de), None
     human = read_lines(PREPARED_DIR / "pool.en")[start:start + count]
     machine = generated.items_for(generator, "detector", read_lines(PREPARED_DIR / "pool.de")[start:start + count])

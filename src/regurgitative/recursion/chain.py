@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regurgitative.config import RESULTS_DIR, param
+from regurgitative.params import param
+from regurgitative.paths import RESULTS_DIR
 
 CHAIN_DIR = Path("data/recursion")
 CHAIN_RESULTS = RESULTS_DIR / "recursion"          # recursion@: one metrics file per generation

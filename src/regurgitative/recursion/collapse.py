@@ -37,9 +37,10 @@ import pandas as pd
 
 from regurgitative.analysis import indicators, stats, verdicts
 from regurgitative.analysis.lexical import count_measures, length_robust_measures, tokenize
-from regurgitative.analysis.scoring import read_lines
-from regurgitative.config import BASELINES, PREPARED_DIR, SRC, TGT, load_params, param
+from regurgitative.params import load_params, param
+from regurgitative.paths import BASELINES, PREPARED_DIR, SRC, TGT
 from regurgitative.recursion.chain import INTERVALS, SIGNIFICANCE, TABLE, link_dir, link_metrics, regime_config
+from regurgitative.text import read_lines
 
 BANDS = {"tail_1": (1, 1), "tail_2_4": (2, 4), "tail_5_19": (5, 19), "tail_20": (20, None)}
 MEASURES = ["bleu", "chrf", "any_error", "low_quality", "repetition", "length_outlier", "copied_source", "mtld",

@@ -41,22 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
-from regurgitative import timing
-from regurgitative.analysis import scoring
-from regurgitative.students import fairseq, vocabulary
+from regurgitative import scoring, timing
+from regurgitative.params import load_params, param
+from regurgitative.paths import PREPARED_DIR, SRC, TGT, condition_pool, eval_dir, fresh_dir, model_dir, run_metrics
 from regurgitative.recursion.chain import link_dir, link_metrics, regime_config
-from regurgitative.config import (
-    PREPARED_DIR,
-    SRC,
-    TGT,
-    condition_pool,
-    eval_dir,
-    fresh_dir,
-    load_params,
-    model_dir,
-    param,
-    run_metrics,
-)
+from regurgitative.students import fairseq, vocabulary
+from regurgitative.text import read_lines, write_lines
 
 
 def slice_lines(params: dict, generation: int, pool_lines: int) -> tuple[int, int]:
@@ -71,10 +61,6 @@ def slice_lines(params: dict, generation: int, pool_lines: int) -> tuple[int, in
                          f"{first + size}, but the prepared pool has {pool_lines}: lower recursion.size or "
                          f"recursion.pool_start, shorten recursion.links, or use a larger corpus")
     return first, size
-
-
-def write_lines(path: Path, lines: list) -> None:
-    path.write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
 
 
 def translate(checkpoint: Path, german: list[str], out: Path, params: dict, threads: int | None) -> list[str]:
@@ -95,7 +81,7 @@ def translate(checkpoint: Path, german: list[str], out: Path, params: dict, thre
 
 def write_next(out: Path, params: dict, generation: int, checkpoint: Path, threads: int | None) -> float:
     """Translate slice generation+1 (what the next generation trains on); returns the seconds it took."""
-    pool_de = scoring.read_lines(PREPARED_DIR / f"pool.{SRC}")
+    pool_de = read_lines(PREPARED_DIR / f"pool.{SRC}")
     start, count = slice_lines(params, generation + 1, len(pool_de))
     german = pool_de[start:start + count]
     t0 = time.perf_counter()
@@ -120,9 +106,9 @@ def start(regime: str, seed: int) -> dict:
                                 f"{size} pairs, seed {seed}; recursion.start and recursion.size must name a run of "
                                 f"the grid (one of grid.conditions at one of grid.train_sizes)")
     pool = condition_pool(condition)
-    german = scoring.read_lines(pool.with_suffix(f".{SRC}"))[:size]
-    english = scoring.read_lines(pool.with_suffix(f".{TGT}"))[:size]
-    line_of = {de: i for i, de in enumerate(scoring.read_lines(PREPARED_DIR / f"pool.{SRC}"))}
+    german = read_lines(pool.with_suffix(f".{SRC}"))[:size]
+    english = read_lines(pool.with_suffix(f".{TGT}"))[:size]
+    line_of = {de: i for i, de in enumerate(read_lines(PREPARED_DIR / f"pool.{SRC}"))}
     missing = [de for de in german if de not in line_of]
     if missing:
         raise ValueError(f"{pool}.{SRC}: {len(missing)} German sentences are not in {PREPARED_DIR}/pool.{SRC} "
@@ -148,11 +134,11 @@ def training_pairs(params: dict, regime: str, seed: int, generation: int) -> dic
     if not (prev / f"next.{TGT}").exists():
         raise FileNotFoundError(f"{prev}/next.{TGT}: generation {generation - 1}'s translations are missing; run "
                                 f"its stage first (dvc repro)")
-    pool_de = scoring.read_lines(PREPARED_DIR / f"pool.{SRC}")
-    pool_en = scoring.read_lines(PREPARED_DIR / f"pool.{TGT}")
+    pool_de = read_lines(PREPARED_DIR / f"pool.{SRC}")
+    pool_en = read_lines(PREPARED_DIR / f"pool.{TGT}")
     first, count = slice_lines(params, generation, len(pool_de))
-    german = scoring.read_lines(prev / f"next.{SRC}")
-    english = scoring.read_lines(prev / f"next.{TGT}")
+    german = read_lines(prev / f"next.{SRC}")
+    english = read_lines(prev / f"next.{TGT}")
     if german != pool_de[first:first + count] or len(english) != count:
         raise ValueError(f"{prev}/next.{SRC}: generation {generation - 1} translated other German than the "
                          f"{count} pool lines from {first} that generation {generation} trains on (recursion.size "
@@ -166,9 +152,9 @@ def training_pairs(params: dict, regime: str, seed: int, generation: int) -> dic
     new = {SRC: german, TGT: english, "line": list(range(first, first + count)), "origin": origin}
     if not cfg["accumulate"]:
         return new
-    before = {SRC: scoring.read_lines(prev / f"train.{SRC}"), TGT: scoring.read_lines(prev / f"train.{TGT}"),
-              "line": [int(x) for x in scoring.read_lines(prev / "train.line")],
-              "origin": scoring.read_lines(prev / "train.origin")}
+    before = {SRC: read_lines(prev / f"train.{SRC}"), TGT: read_lines(prev / f"train.{TGT}"),
+              "line": [int(x) for x in read_lines(prev / "train.line")],
+              "origin": read_lines(prev / "train.origin")}
     return {k: before[k] + new[k] for k in new}
 
 
@@ -198,7 +184,7 @@ def link(regime: str, seed: int, generation: int) -> dict:
     log = fairseq.log_path(out / "generate.log")
     generate_seconds = fairseq.run(cmd, log=log, threads=threads)
     references = PREPARED_DIR / f"test.{TGT}"
-    hypotheses = [text for text, _ in fairseq.read_hypotheses(log, expected=len(scoring.read_lines(references)))]
+    hypotheses = [text for text, _ in fairseq.read_hypotheses(log, expected=len(read_lines(references)))]
     write_lines(out / f"test.{TGT}", hypotheses)
     scores = scoring.score_files(out / f"test.{TGT}", references)
     translate_seconds = write_next(out, params, generation, checkpoint, threads)

@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from regurgitative.paths import FIGURES_DIR, TABLES_DIR
 from regurgitative.report import results
-from regurgitative.config import FIGURES_DIR, TABLES_DIR
 
 
 def bleu_vs_train_size(table: pd.DataFrame, out: Path) -> list[Path]:

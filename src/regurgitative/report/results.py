@@ -13,16 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from regurgitative.config import (
-    BLEU_TABLE,
-    DIVERSITY_TABLE,
-    ERRORS_TABLE,
-    GENERATORS_TABLE,
-    INTERVALS_TABLE,
-    QUALITY_SUMMARY,
-    SIGNIFICANCE_TABLE,
-)
 from regurgitative.finetune import runs as finetune_runs
+from regurgitative.paths import (BLEU_TABLE, DIVERSITY_TABLE, ERRORS_TABLE, GENERATORS_TABLE, INTERVALS_TABLE,
+                                 QUALITY_SUMMARY, SIGNIFICANCE_TABLE)
 from regurgitative.recursion import chain
 
 CORE = {"bleu": BLEU_TABLE, "generators": GENERATORS_TABLE, "errors": ERRORS_TABLE, "diversity": DIVERSITY_TABLE,

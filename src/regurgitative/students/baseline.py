@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
-from regurgitative.analysis import scoring
-from regurgitative.config import BASELINES, PREPARED_DIR, SRC, TGT, load_params
+from regurgitative import scoring
+from regurgitative.params import load_params
+from regurgitative.paths import BASELINES, PREPARED_DIR, SRC, TGT
+from regurgitative.text import read_lines
 
 
 def main() -> None:
-    load_params()  # reads no key; refuses a grid that names what does not exist (config.check_grid)
-    references = scoring.read_lines(PREPARED_DIR / f"test.{TGT}")
-    source = scoring.read_lines(PREPARED_DIR / f"test.{SRC}")
+    load_params()  # reads no key; refuses a grid that names what does not exist (validation.check_grid)
+    references = read_lines(PREPARED_DIR / f"test.{TGT}")
+    source = read_lines(PREPARED_DIR / f"test.{SRC}")
     results = {"copy_source": scoring.score(source, references)}
     BASELINES.parent.mkdir(parents=True, exist_ok=True)
     BASELINES.write_text(json.dumps(results, indent=2) + "\n")

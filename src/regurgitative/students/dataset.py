@@ -13,7 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-from regurgitative.config import LANGS, condition_pool, dataset_dir, load_params
+from regurgitative.params import load_params
+from regurgitative.paths import LANGS, condition_pool, dataset_dir
 from regurgitative.students.vocabulary import binarize
 
 
@@ -36,7 +37,7 @@ def main() -> None:
     ap.add_argument("--condition", required=True)
     ap.add_argument("--train-size", type=int, required=True)
     args = ap.parse_args()
-    load_params()  # reads no key; refuses a grid that names what does not exist (config.check_grid)
+    load_params()  # reads no key; refuses a grid that names what does not exist (validation.check_grid)
     build(args.condition, args.train_size)
 
 

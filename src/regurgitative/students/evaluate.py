@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 
-from regurgitative import timing
-from regurgitative.analysis import scoring
-from regurgitative.config import (PREPARED_DIR, TGT, eval_dir, fresh_dir, load_params, model_dir, param, run_arguments,
-                                  run_metrics, run_name)
+from regurgitative import scoring, timing
+from regurgitative.params import load_params, param
+from regurgitative.paths import PREPARED_DIR, TGT, eval_dir, fresh_dir, model_dir, run_arguments, run_metrics, run_name
 from regurgitative.students import fairseq, vocabulary
+from regurgitative.text import read_lines
 
 def evaluate(condition: str, train_size: int, seed: int) -> dict:
     params = load_params()
@@ -23,7 +23,7 @@ def evaluate(condition: str, train_size: int, seed: int) -> dict:
     seconds = fairseq.run(cmd, log=log, threads=param(params, "train").get("threads"))
 
     references = PREPARED_DIR / f"test.{TGT}"
-    hypotheses = [text for text, _ in fairseq.read_hypotheses(log, expected=len(scoring.read_lines(references)))]
+    hypotheses = [text for text, _ in fairseq.read_hypotheses(log, expected=len(read_lines(references)))]
     hyp_file = out / f"hypotheses.{TGT}"
     hyp_file.write_text("".join(h + "\n" for h in hypotheses), encoding="utf-8")
 

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from regurgitative.config import LOGS_DIR, SRC, TGT
+from regurgitative.paths import LOGS_DIR, SRC, TGT
 
 # The venv's console scripts (fairseq-train, ...) sit next to its python, which may not be on PATH when a
 # stage is started by a bare `.venv/bin/dvc repro`.

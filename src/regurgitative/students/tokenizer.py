@@ -9,7 +9,8 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from regurgitative.config import LANGS, PREPARED_DIR, TOKENIZER_DIR, fresh_dir, load_params, param
+from regurgitative.params import load_params, param
+from regurgitative.paths import LANGS, PREPARED_DIR, TOKENIZER_DIR, fresh_dir
 from regurgitative.students import fairseq
 from regurgitative.students.vocabulary import BIN, DICT, SPM_PREFIX, encode_file, load, preprocess
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from regurgitative import timing
-from regurgitative.config import dataset_dir, fresh_dir, load_params, model_dir, param, run_arguments, run_name
+from regurgitative.params import load_params, param
+from regurgitative.paths import dataset_dir, fresh_dir, model_dir, run_arguments, run_name
 from regurgitative.students import fairseq
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from regurgitative.config import LANGS, SRC, TGT, TOKENIZER_DIR, fresh_dir
+from regurgitative.paths import LANGS, SRC, TGT, TOKENIZER_DIR, fresh_dir
 from regurgitative.students import fairseq
 
 SPM_PREFIX = TOKENIZER_DIR / "spm"

@@ -6,11 +6,7 @@ from pathlib import Path
 
 from sacrebleu.metrics import BLEU, CHRF
 
-
-def read_lines(path: Path) -> list[str]:
-    # Same reading as the sacrebleu CLI: one segment per line, trailing newline removed, nothing stripped.
-    with path.open(encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
+from regurgitative.text import read_lines
 
 
 def score(hypotheses: list[str], references: list[str]) -> dict:

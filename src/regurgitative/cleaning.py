@@ -14,7 +14,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from regurgitative.data.corpus import dedup_key, normalize
+from regurgitative.text import dedup_key, normalize
 
 FLAGS = ("empty", "refusal", "untranslated", "wrong_language", "repetition", "truncated")
 
