@@ -98,9 +98,14 @@ $(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/tes
 profile: $(STAMP) ## write params.yaml from profiles/ (PROFILE=default|ci|study|paper)
 	$(BIN)/python -m regurgitative.profile $(or $(PROFILE),default)
 
-repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile first)
+# JOBS=N runs N stages at a time (regurgitative/scheduler.py); the plain dvc repro after it then finds nothing left
+# and dvc.lock is what a serial run writes. Each student already uses train.threads cores: on 2 cores JOBS=2 pays
+# only where stages wait (LLM servers starting, single-threaded analysis), on a larger machine it pays per core.
+JOBS ?= 1
+repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile first; JOBS=N: N stages at a time)
 	$(if $(PROFILE),$(BIN)/python -m regurgitative.profile $(PROFILE))
 	$(BIN)/python -m regurgitative.validation
+	$(if $(filter-out 1,$(JOBS)),$(BIN)/python -m regurgitative.scheduler --jobs $(JOBS))
 	$(BIN)/dvc repro
 	$(BIN)/python -m regurgitative.report.figures --readme README.md
 
