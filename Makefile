@@ -99,9 +99,9 @@ profile: $(STAMP) ## write params.yaml from profiles/ (PROFILE=default|ci|study|
 	$(BIN)/python -m regurgitative.profile $(or $(PROFILE),default)
 
 # JOBS=N runs N stages at a time (regurgitative/scheduler.py); the plain dvc repro after it then finds nothing left
-# and dvc.lock is what a serial run writes. Each student already uses train.threads cores: on 2 cores JOBS=2 pays
-# only where stages wait (LLM servers starting, single-threaded analysis), on a larger machine it pays per core.
-JOBS ?= 1
+# and dvc.lock is what a serial run writes (threads are params: train.threads, finetune.local.threads). The
+# default's stages use one thread each, so JOBS=2 fills this project's 2 cores; JOBS=1 is a plain serial dvc repro.
+JOBS ?= 2
 repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile first; JOBS=N: N stages at a time)
 	$(if $(PROFILE),$(BIN)/python -m regurgitative.profile $(PROFILE))
 	$(BIN)/python -m regurgitative.validation

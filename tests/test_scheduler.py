@@ -71,6 +71,9 @@ def test_the_plan_puts_every_stage_after_its_upstream_and_only_what_must_run(pip
     # what is ready, and what a failure blocks
     assert [s.name for s in scheduler.ready(stages, set(), set(), set())] == ["a"]
     assert [s.name for s in scheduler.ready(stages, {"a"}, {"a"}, set())] == ["b@1", "b@2"]
+    assert scheduler.downstream_counts(stages) == {"a": 3, "b@1": 1, "b@2": 1, "c": 0}
+    longer = stages + [scheduler.Stage("d", ("b@2",))]   # b@2 now has more waiting for it: it goes first
+    assert [s.name for s in scheduler.ready(longer, {"a"}, {"a"}, set())] == ["b@2", "b@1"]
     assert scheduler.blocked(stages, {"b@2"}) == {"c"}
     assert scheduler.blocked(stages, {"a"}) == {"b@1", "b@2", "c"}
 

@@ -61,9 +61,21 @@ def plan(root: Path | str = ".", targets: list[str] | None = None) -> list[Stage
 
 
 def ready(stages: list[Stage], done: set[str], started: set[str], failed: set[str]) -> list[Stage]:
-    """Stages not started whose upstream all succeeded, in plan order."""
-    return [s for s in stages if s.name not in started and s.name not in blocked(stages, failed)
-            and all(u in done for u in s.upstream)]
+    """Stages not started whose upstream all succeeded: those with the most stages waiting downstream first (a
+    teacher before a student of real data), then in plan order."""
+    weight = downstream_counts(stages)
+    found = [s for s in stages if s.name not in started and s.name not in blocked(stages, failed)
+             and all(u in done for u in s.upstream)]
+    return sorted(found, key=lambda s: -weight[s.name])
+
+
+def downstream_counts(stages: list[Stage]) -> dict[str, int]:
+    """How many planned stages wait, directly or not, for each stage."""
+    below: dict[str, set[str]] = {s.name: set() for s in stages}
+    for s in reversed(stages):                 # plan order is upstream first: dependants are already complete
+        for u in s.upstream:
+            below[u] |= {s.name} | below[s.name]
+    return {name: len(names) for name, names in below.items()}
 
 
 def blocked(stages: list[Stage], failed: set[str]) -> set[str]:
