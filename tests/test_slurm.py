@@ -60,7 +60,8 @@ def test_each_stage_kind_asks_for_its_resources_and_a_gpu_only_on_a_gpu_profile(
 
 
 @pytest.mark.integration
-def test_every_stage_is_a_slurm_job_and_dvc_lock_is_what_a_serial_repro_records(cluster, on_cluster, pipeline):  # noqa: F811
+def test_every_stage_is_a_slurm_job_and_dvc_lock_is_what_a_serial_repro_records(cluster, on_cluster,
+                                                                                 pipeline):  # noqa: F811
     serial = pipeline("serial")
     dvc("repro", cwd=serial)
     root = on_cluster("slurm-all")

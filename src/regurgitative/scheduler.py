@@ -15,6 +15,7 @@ fails stops its dependants only: independent stages go on, and the end names eve
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -104,23 +105,29 @@ def run_local(stages: list[Stage], jobs: int, poll_seconds: float = 0.5) -> dict
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     running: dict[str, subprocess.Popen] = {}
     status: dict[str, int] = {}
+    t0 = time.monotonic()
+    spans: dict[str, list[float]] = {}
     try:
         while True:
             done = {n for n, rc in status.items() if rc == 0}
             failed = {n for n, rc in status.items() if rc != 0}
             for s in ready(stages, done, set(status) | set(running), failed)[:max(0, jobs - len(running))]:
-                print(f"scheduler: start {s.name} (log {log_path(s.name)})", flush=True)
+                spans[s.name] = [round(time.monotonic() - t0, 1)]
+                print(f"scheduler: +{spans[s.name][0]:.0f}s start {s.name} (log {log_path(s.name)})", flush=True)
                 with log_path(s.name).open("w", encoding="utf-8") as log:
                     running[s.name] = subprocess.Popen(stage_command(s.name), stdout=log, stderr=subprocess.STDOUT)
             if not running:
+                # when each stage started and ended, in seconds from the start: where a run's minutes went
+                (LOG_DIR / "schedule.json").write_text(json.dumps(spans, indent=1) + "\n", encoding="utf-8")
                 return status
             time.sleep(poll_seconds)
             for name, proc in list(running.items()):
                 if proc.poll() is not None:
                     status[name] = proc.returncode
                     del running[name]
-                    print(f"scheduler: {'done' if proc.returncode == 0 else f'FAILED ({proc.returncode})'} "
-                          f"{name}", flush=True)
+                    spans[name].append(round(time.monotonic() - t0, 1))
+                    outcome = "done" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
+                    print(f"scheduler: +{spans[name][1]:.0f}s {outcome} {name}", flush=True)
     finally:
         for proc in running.values():      # interrupted: stop what still runs (a rerun redoes only those)
             proc.terminate()
