@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
+from helpers import REPO
 
 from regurgitative.mitigations import detector
 from regurgitative.analysis import errors, indicators, lexical
@@ -158,6 +160,27 @@ def conditions(tmp_path, monkeypatch):
     pd.DataFrame({"index": range(6), "de": de, "agreement": [10, 50, 30, 50, 20, 5],
                   "confidence": [None] * 6}).to_csv(tmp_path / "data/quality/g1.csv", index=False)
     return de
+
+
+def test_e3_compares_generators_that_translated_pools_of_different_sizes_on_their_common_prefix(tmp_path,
+                                                                                                monkeypatch):
+    # The default's Gemma translates 200 pool sentences, its teacher 2,500: E3 compares the first 200 of each
+    monkeypatch.chdir(tmp_path)
+    de, en = [f"Satz Nummer {i} hier" for i in range(8)], [f"Sentence number {i} here" for i in range(8)]
+    (tmp_path / "data/prepared").mkdir(parents=True)
+    (tmp_path / "data/prepared/pool.de").write_text("".join(x + "\n" for x in de), encoding="utf-8")
+    (tmp_path / "data/prepared/pool.en").write_text("".join(x + "\n" for x in en), encoding="utf-8")
+    write_items(tmp_path, "small", de[:3], [f"Sentence {i} here" for i in range(3)], {})
+    write_items(tmp_path, "large", de, [f"The sentence {i} here" for i in range(8)], {})
+    params = {"grid": {"generators": ["small"], "teachers": ["large"]}, "generate": {"pool_size": 8},
+              "generators": {"small": {"pool_size": 3}, "large": {}},
+              **{k: yaml.safe_load((REPO / "params.yaml").read_text())[k] for k in ("errors", "significance")}}
+    table = errors.measure(params)
+    assert set(table["condition"]) == {"real", "small", "large"}
+    assert set(table[table["indicator"] == "any"]["n"]) == {3}
+    write_items(tmp_path, "large", de[:5], [f"The sentence {i} here" for i in range(5)], {})   # a stale pool
+    with pytest.raises(ValueError, match="large/items.jsonl: 5 pool sentences"):
+        errors.measure(params)
 
 
 def lines(name: str, lang: str) -> list[str]:

@@ -33,7 +33,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from regurgitative.analysis import stats
 from regurgitative.analysis.indicators import ANY, INDICATORS, NOT_ON_REAL, indicators
-from regurgitative.generators.generated import common_pool_size, items_for
+from regurgitative.generators.generated import common_pool_size, items_for, pool_size
 from regurgitative.params import generator_names, load_params, param
 from regurgitative.paths import ERRORS_TABLE as TABLE, PREPARED_DIR
 from regurgitative.text import read_lines
@@ -72,8 +72,11 @@ def measure(params: dict) -> pd.DataFrame:
     german = read_lines(PREPARED_DIR / "pool.de")[:n]
     human = read_lines(PREPARED_DIR / "pool.en")[:n]
     per_condition = {"real": [indicators(en, de, None, [], cfg) for de, en in zip(german, human)]}
+    all_german = read_lines(PREPARED_DIR / "pool.de")
     for g in generator_names(params):
-        pool = items_for(g, "pool", german)  # the same German sentences, or an error naming the first difference
+        # its whole pool checked against the German it must translate (the same sentences, or an error naming the
+        # first difference), then the first n that every generator translated
+        pool = items_for(g, "pool", all_german[:pool_size(params, g)])[:n]
         per_condition[g] = [indicators(it["text"], it["de"], ref, it.get("stripped") or [], cfg)
                             for it, ref in zip(pool, human)]
     DETAILS.mkdir(parents=True, exist_ok=True)
