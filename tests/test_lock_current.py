@@ -48,10 +48,8 @@ def test_stale_stages_reads_dvc_status() -> None:
     assert set(stale_stages(status)) == {"train@b", "tokenizer", "prepare", "figures"}
 
 
-# Expected to fail until the current default has been run and its results committed (issue 28): the committed
-# results are the previous default's. strict: once dvc.lock is current this test passes, the xfail then fails the
-# run, and whoever commits the new results removes this mark.
-@pytest.mark.xfail(strict=True, reason="the committed results predate the current default (issue 28)")
+# The committed results are one `make repro` of the default at the commit that carries them: a change to a stage's
+# code, params or inputs fails here until the default is rerun and its results committed.
 @pytest.mark.skipif(not (REPO / "dvc.lock").exists(), reason="no dvc.lock committed")
 def test_committed_dvc_lock_is_current() -> None:
     dvc = shutil.which("dvc", path=str(Path(sys.executable).parent)) or shutil.which("dvc")
