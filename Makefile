@@ -109,24 +109,25 @@ repro: $(STAMP) ## run the pipeline with dvc repro (PROFILE=... switches profile
 	$(BIN)/dvc repro
 	$(BIN)/python -m regurgitative.report.figures --readme README.md
 
-# The SSH-remote tests start Debian's sshd. Installed when missing if make runs as root (as CI does); never
-# with sudo: otherwise make stops at once with the command to run.
+# System packages that some test tiers start (servers on 127.0.0.1): installed when missing if make runs as root
+# (as CI does); never with sudo: otherwise make stops at once with the command to run.
+# $(call apt_install,WHO NEEDS IT,PACKAGES), in the recipe of the file it provides.
+define apt_install
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make test: $(1) need $@. Install it once, then run make test again:" >&2; \
+	  echo "  sudo apt-get install --no-install-recommends $(2)" >&2; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2)
+endef
+
 SSHD := /usr/sbin/sshd
 $(SSHD):
-	@if [ "$$(id -u)" != 0 ]; then \
-	  echo "make test: the SSH-remote tests need $(SSHD). Install it once, then run make test again:" >&2; \
-	  echo "  sudo apt-get install --no-install-recommends openssh-server" >&2; exit 1; fi
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server
+	$(call apt_install,the SSH-remote tests,openssh-server)
 
-# The Slurm tests (tests/test_slurm.py) start a one-node cluster of Debian's Slurm; installed like sshd.
+# tests/test_slurm.py starts a one-node cluster of Debian's Slurm
 SLURMD := /usr/sbin/slurmd
 $(SLURMD):
-	@if [ "$$(id -u)" != 0 ]; then \
-	  echo "make test: the Slurm tests need $(SLURMD). Install it once, then run make test again:" >&2; \
-	  echo "  sudo apt-get install --no-install-recommends slurmctld slurmd slurm-client munge" >&2; exit 1; fi
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge
+	$(call apt_install,the Slurm tests,slurmctld slurmd slurm-client munge)
 
 slurm: $(STAMP) ## run the stages as Slurm jobs in this workspace on a shared filesystem (PROFILE=..., cluster.yaml; docs/cluster.md)
 	$(if $(PROFILE),$(BIN)/python -m regurgitative.profile $(PROFILE))
