@@ -4,6 +4,7 @@ stage named with its log and its dependants never started, a job cancelled mid-s
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 import yaml
 from helpers import REPO
 from slurm_cluster import slurm as slurm_cluster
-from test_scheduler import dvc, interval, lock_stages, pipeline  # noqa: F401 (pipeline is a fixture)
+from ci_run import copy_worktree
+from remote_servers import dvc_remote_args, moto_s3, s3_objects
+from test_scheduler import PIPELINE, dvc, interval, lock_stages, pipeline  # noqa: F401 (pipeline is a fixture)
 
 from regurgitative import scheduler, slurm
 
@@ -120,3 +123,165 @@ def test_a_missing_cache_is_refused_before_anything_is_submitted(cluster, on_clu
         slurm.main(["--wait"])
     assert "no-such-cache" in str(e.value) and "missing or not writable" in str(e.value)
     assert not (root / "logs/slurm").exists()
+
+
+# E1's students of the ci profile at 100 pairs and everything they need: the corpus, the tokenizer, SmolLM2's
+# translations (a llama.cpp server), the datasets, four fairseq students and their evaluations.
+E1_SLICE = [f"evaluate@{c}-100-{s}" for c in ("real", "smollm2-135m") for s in (1, 2)]
+# Each stage kind asks for the cores its threads use: the ci profile gives the LLM server and fairseq two threads
+# (generate.server.n_threads, train.threads), so those jobs take the test node's two cores and run one at a time,
+# as in the serial run they are compared with; the one-thread stages (data preparation) run side by side. Two
+# two-thread fairseq jobs on two cores spin-wait against each other: a student took 105 s instead of 11 s.
+SLICE_CLUSTER = {"slurm": {"partition": None, "account": None,
+                           "default": {"cpus": 1, "mem": "1000M", "time": "00:30:00"},
+                           "kinds": {k: {"cpus": 2, "mem": "1500M", "time": "00:30:00"}
+                                     for k in ("generate", "train", "evaluate")}}}
+
+
+@pytest.mark.e2e
+def test_a_ci_slice_from_an_empty_cache_runs_as_slurm_jobs_and_records_what_the_serial_ci_run_records(
+        cluster, ci_run, tmp_path, monkeypatch):
+    root = copy_worktree(tmp_path / "slice")          # the ci profile, no outputs, an empty DVC cache
+    assert not (root / ".dvc/cache").exists()
+    monkeypatch.chdir(root)
+    for k, v in {**cluster.env(), "PYTHONPATH": str(root / "src")}.items():
+        monkeypatch.setenv(k, v)
+    (root / "cluster.yaml").write_text(yaml.safe_dump(SLICE_CLUSTER))
+    before = len(cluster.finished_jobs())
+    start = time.monotonic()
+    slurm.main(E1_SLICE)   # submit, do not wait
+    jobs = json.loads((root / "logs/slurm/submitted.json").read_text())
+    planned = set(jobs)
+    assert set(E1_SLICE) <= planned and "generate@smollm2-135m" in planned and "teacher@teacher-low" not in planned
+
+    # A student killed mid-training: its evaluation never starts, the rest of the slice goes on.
+    victim = "train@real-100-1"
+    log = root / scheduler.log_path(victim)
+    deadline = time.monotonic() + 900
+    while not (log.exists() and "fairseq-train" in log.read_text()):   # its stage runs fairseq-train
+        assert time.monotonic() < deadline, f"{victim} never started training"
+        time.sleep(0.2)
+    time.sleep(1)
+    subprocess.run(["scancel", jobs[victim]], check=True)
+    with pytest.raises(SystemExit) as e:
+        slurm.main(["--gather", *E1_SLICE])
+    assert f"{victim} CANCELLED" in str(e.value), str(e.value)
+    assert "never started (an upstream job failed): evaluate@real-100-1" in str(e.value), str(e.value)
+    first = time.monotonic() - start
+
+    slurm.main(["--wait", *E1_SLICE])   # the same command again: only what did not finish
+    assert set(json.loads((root / "logs/slurm/submitted.json").read_text())) == {victim, "evaluate@real-100-1"}
+    print(f"ci slice through Slurm: {first:.0f} s until the gather after the cancel, "
+          f"{time.monotonic() - start:.0f} s with the rerun ({len(planned)} stages)")
+
+    # Every stage of the slice ran as a Slurm job (the controller's jobcomp records), completed at the end.
+    ran = jobs_named(cluster, planned, before)
+    assert {j["Name"] for j in ran if j["JobState"] == "COMPLETED"} == planned
+    assert [j["JobState"] for j in ran if j["Name"] == victim] == ["CANCELLED", "COMPLETED"]
+    # The same outputs as the serial `dvc repro` of the ci run, stage by stage: the same bytes.
+    gathered, serial = lock_stages(root), lock_stages(ci_run)
+    assert set(gathered) == planned
+    for name in planned:
+        if name.startswith("generate@"):
+            continue
+        assert gathered[name]["outs"] == serial[name]["outs"], name
+    # The generator's outputs too, but for its cost record (results/generators/<g>.json counts the requests paid
+    # and those answered from the response cache: what a run paid depends on what was cached before it)
+    generate = "generate@smollm2-135m"
+    stats = "results/generators/smollm2-135m.json"
+    assert [o for o in gathered[generate]["outs"] if o["path"] != stats] == \
+        [o for o in serial[generate]["outs"] if o["path"] != stats]
+    cost = {"requests", "cache_hits", "cached_before", "prompt_tokens", "completion_tokens", "finish_reasons",
+            "retried_bad_answers", "cost_usd"}
+    assert ({k: v for k, v in json.loads((root / stats).read_text()).items() if k not in cost}
+            == {k: v for k, v in json.loads((ci_run / stats).read_text()).items() if k not in cost})
+    assert "up to date" in dvc("status", *E1_SLICE, cwd=root).stdout
+
+
+# The scheduler's pipeline with the two kinds of stage DVC's run cache leaves out: one with a `persist: true` output
+# (p: as generate@'s response cache) and one whose output is kept in git (t: `cache: false`, as the analyses' tables).
+NO_SHARED_FS = PIPELINE.replace("cmd: echo a > a.txt", "cmd: cp seed.txt a.txt\n    deps: [seed.txt]").replace("""  c:
+    cmd: cat b1.txt b2.txt > c.txt
+    deps: [b1.txt, b2.txt]
+""", """  p:
+    cmd: cat a.txt >> p.cache && cp p.cache p.txt
+    deps: [a.txt]
+    outs: [p.txt, {p.cache: {persist: true}}]
+  c:
+    cmd: cat b1.txt b2.txt p.txt > c.txt
+    deps: [b1.txt, b2.txt, p.txt]
+""") + """  t:
+    cmd: wc -l c.txt > t.csv
+    deps: [c.txt]
+    outs: [{t.csv: {cache: false}}]
+"""
+
+
+@pytest.mark.integration
+def test_without_a_shared_filesystem_each_job_clones_the_commit_and_its_outputs_return_through_the_s3_run_cache(
+        cluster, pipeline, tmp_path, monkeypatch):  # noqa: F811
+    serial = pipeline("serial-none")
+    (serial / "dvc.yaml").write_text(NO_SHARED_FS)
+    root = pipeline("none")
+    (root / "dvc.yaml").write_text(NO_SHARED_FS)
+    for repo in (serial, root):   # DVC's run cache keeps only stages with dependencies
+        (repo / "seed.txt").write_text("a\n")
+    dvc("repro", cwd=serial)
+    scratch = tmp_path / "scratch"      # the nodes' own disk: each job clones into it and removes its clone
+    scratch.mkdir()
+    (root / "cluster.yaml").write_text(yaml.safe_dump(
+        {"slurm": {**SMALL["slurm"], "filesystem": "none", "scratch": str(scratch)}}))
+    monkeypatch.chdir(root)
+    for k, v in cluster.env().items():
+        monkeypatch.setenv(k, v)
+    with moto_s3(tmp_path) as s3:
+        for k, v in s3.env.items():      # the credentials: in the environment of the jobs (sbatch exports it)
+            monkeypatch.setenv(k, v)
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+        subprocess.run([*git, "add", "-A"], check=True)
+        subprocess.run([*git, "commit", "-qm", "pipeline"], check=True)
+
+        with pytest.raises(SystemExit, match="no git URL"):
+            slurm.main(["--wait"])
+        subprocess.run(["git", "clone", "-q", "--bare", ".", str(tmp_path / "origin.git")], check=True)
+        subprocess.run(["git", "remote", "add", "origin", str(tmp_path / "origin.git")], check=True)
+        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "not pushed"], check=True)
+        with pytest.raises(SystemExit, match="push it first"):
+            slurm.main(["--wait"])
+        subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], check=True)
+        with pytest.raises(SystemExit, match="no default DVC remote"):
+            slurm.main(["--wait"])
+        for cmd in dvc_remote_args(s3, default=True):
+            dvc(*cmd, cwd=root)
+        with pytest.raises(SystemExit, match="uncommitted changes"):
+            slurm.main(["--wait"])
+        subprocess.run([*git, "commit", "-qam", "remote"], check=True)
+        subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], check=True)
+
+        # A failing stage: named with its log on its node, its dependants never start, what finished is restored.
+        (scratch / "fail-2").write_text("")
+        with pytest.raises(SystemExit) as e:
+            slurm.main(["--wait"])
+        message = str(e.value)
+        assert re.search(r"b@2 FAILED \(log localhost:\S+/regurgitative-b@2-\d+\.log\)", message), message
+        assert "never started (an upstream job failed): c, t" in message, message
+        assert set(lock_stages(root)) == {"a", "b@1", "p"}
+        (scratch / "fail-2").unlink()
+
+        slurm.main(["--wait"])   # the same command again: only what did not finish, the rest from the run cache
+        assert set(json.loads((root / "logs/slurm/submitted.json").read_text())) == {"b@2", "c", "t"}
+
+        # Every stage ran once, in a clone of its own that is gone; the workspace computed none of them.
+        logs = {p.name.removeprefix("regurgitative-").rsplit("-", 1)[0]: p.read_text()
+                for p in scratch.glob("regurgitative-*.log")}
+        assert set(logs) == {"a", "b@1", "b@2", "p", "c", "t"}
+        for name, log in logs.items():
+            assert f"Running stage '{name}'" in log, log
+        assert "is cached - skipping run" in logs["c"]          # its upstream came from the run cache
+        assert len((scratch / "times-1").read_text().split()) == 2   # b@1 ran once (start, end)
+        assert not [p for p in scratch.glob("regurgitative-*") if p.is_dir()]
+        assert lock_stages(root) == lock_stages(serial)
+        assert "up to date" in dvc("status", cwd=root).stdout
+        assert (root / "t.csv").read_text() == (serial / "t.csv").read_text()
+        assert (root / "p.cache").read_text() == "a\n"
+        assert any(k.startswith("ci/runs/") for k in s3_objects(s3))
