@@ -129,7 +129,7 @@ SLURMD := /usr/sbin/slurmd
 $(SLURMD):
 	$(call apt_install,the Slurm tests,slurmctld slurmd slurm-client munge)
 
-slurm: $(STAMP) ## run the stages as Slurm jobs in this workspace on a shared filesystem (PROFILE=..., cluster.yaml; docs/cluster.md)
+slurm: $(STAMP) ## run the stages as Slurm jobs: one shared workspace, or clones and the DVC remote (PROFILE=..., cluster.yaml; docs/cluster.md)
 	$(if $(PROFILE),$(BIN)/python -m regurgitative.profile $(PROFILE))
 	$(BIN)/python -m regurgitative.validation
 	$(BIN)/python -m regurgitative.slurm --wait

@@ -46,7 +46,7 @@ def jobs_named(cluster, names: set[str], since: int = 0) -> list[dict]:
 
 
 @pytest.mark.unit
-def test_each_stage_kind_asks_for_its_resources_and_a_gpu_only_on_a_gpu_profile():
+def test_each_stage_kind_asks_for_its_resources_and_a_gpu_only_on_a_gpu_profile(tmp_path):
     cfg = slurm.load_cluster(REPO / "cluster.yaml")
     kinds = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert set(cfg["kinds"]) <= set(kinds), "cluster.yaml names stage kinds that dvc.yaml does not have"
@@ -60,6 +60,18 @@ def test_each_stage_kind_asks_for_its_resources_and_a_gpu_only_on_a_gpu_profile(
     assert "#SBATCH --gres=gpu:1" in script and "#SBATCH --partition=gpu" in script
     assert "#SBATCH --account=lab" in script and "#SBATCH --chdir=/work/ws" in script
     assert script.startswith("#!/bin/bash\n") and "--single-item' 'train@real-1000-1'" in script
+    # Without a shared filesystem: a clone of the commit on the node's scratch, the stage through the run cache.
+    none = {**cfg, "filesystem": "none", "scratch": "/local"}
+    script = slurm.job_script(scheduler.Stage("train@real-1000-1", ()), none, True, Path("/work/ws"),
+                              ("https://git.example/lab/regurgitative.git", "0123abc"))
+    assert "#SBATCH --output=/local/regurgitative-train@real-1000-1-%j.log" in script
+    assert "git clone -q --no-checkout 'https://git.example/lab/regurgitative.git'" in script
+    assert "git checkout -q --detach 0123abc" in script and "/work/ws" not in script
+    assert script.rstrip().endswith("python -m regurgitative.runcache job 'train@real-1000-1'")
+    bad = tmp_path / "cluster.yaml"
+    bad.write_text(yaml.safe_dump({"slurm": {**SMALL["slurm"], "filesystem": "nfs"}}))
+    with pytest.raises(slurm.ClusterError, match=r"slurm.filesystem is 'nfs'; expected one of shared, none"):
+        slurm.load_cluster(bad)
 
 
 @pytest.mark.integration
