@@ -13,7 +13,7 @@ import pytest
 import yaml
 from helpers import REPO
 from slurm_cluster import slurm as slurm_cluster
-from ci_run import copy_worktree
+from ci_run import GIT, copy_worktree
 from remote_servers import dvc_remote_args, moto_s3, s3_objects
 from test_scheduler import PIPELINE, dvc, interval, lock_stages, pipeline  # noqa: F401 (pipeline is a fixture)
 
@@ -249,15 +249,14 @@ def test_without_a_shared_filesystem_each_job_clones_the_commit_and_its_outputs_
     with moto_s3(tmp_path) as s3:
         for k, v in s3.env.items():      # the credentials: in the environment of the jobs (sbatch exports it)
             monkeypatch.setenv(k, v)
-        git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
-        subprocess.run([*git, "add", "-A"], check=True)
-        subprocess.run([*git, "commit", "-qm", "pipeline"], check=True)
+        subprocess.run([*GIT, "add", "-A"], check=True)
+        subprocess.run([*GIT, "commit", "-qm", "pipeline"], check=True)
 
         with pytest.raises(SystemExit, match="no git URL"):
             slurm.main(["--wait"])
         subprocess.run(["git", "clone", "-q", "--bare", ".", str(tmp_path / "origin.git")], check=True)
         subprocess.run(["git", "remote", "add", "origin", str(tmp_path / "origin.git")], check=True)
-        subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "not pushed"], check=True)
+        subprocess.run([*GIT, "commit", "-q", "--allow-empty", "-m", "not pushed"], check=True)
         with pytest.raises(SystemExit, match="push it first"):
             slurm.main(["--wait"])
         subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], check=True)
@@ -267,7 +266,7 @@ def test_without_a_shared_filesystem_each_job_clones_the_commit_and_its_outputs_
             dvc(*cmd, cwd=root)
         with pytest.raises(SystemExit, match="uncommitted changes"):
             slurm.main(["--wait"])
-        subprocess.run([*git, "commit", "-qam", "remote"], check=True)
+        subprocess.run([*GIT, "commit", "-qam", "remote"], check=True)
         subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], check=True)
 
         # A failing stage: named with its log on its node, its dependants never start, what finished is restored.

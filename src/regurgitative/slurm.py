@@ -114,10 +114,14 @@ def node_log(slurm: dict, name: str, job: str = "%j") -> str:
     return f"{slurm.get('scratch') or '/tmp'}/regurgitative-{name}-{job}.log"   # a directory Slurm need not make
 
 
-def preflight(workspace: Path) -> None:
-    """What must hold before anything is submitted: Slurm's client, and a DVC cache the jobs can write."""
+def require_sbatch() -> None:
     if not shutil.which("sbatch"):
         raise ClusterError("sbatch is not on PATH: run this on a Slurm login node (or install slurm-client)")
+
+
+def preflight(workspace: Path) -> None:
+    """What must hold before anything is submitted: Slurm's client, and a DVC cache the jobs can write."""
+    require_sbatch()
     out = subprocess.run([sys.executable, "-m", "dvc", "cache", "dir"], cwd=workspace, capture_output=True,
                          text=True)
     cache = Path(out.stdout.strip()) if out.returncode == 0 else None
@@ -133,8 +137,7 @@ def preflight_remote(slurm: dict) -> tuple[str, str]:
     """What the no-shared-filesystem mode needs before anything is submitted: a committed workspace whose commit
     the nodes can clone, and a default DVC remote in the committed .dvc/config that holds the recorded outputs.
     Returns (git url, commit)."""
-    if not shutil.which("sbatch"):
-        raise ClusterError("sbatch is not on PATH: run this on a Slurm login node (or install slurm-client)")
+    require_sbatch()
     dirty = git("status", "--porcelain", "--untracked-files=no")
     if dirty:
         raise ClusterError(f"uncommitted changes ({dirty.splitlines()[0].strip()} ...): the jobs clone a commit, so "
