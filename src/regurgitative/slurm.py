@@ -5,12 +5,13 @@ dependants of a failed job are cancelled instead of waiting forever).
     python -m regurgitative.slurm [--cluster cluster.yaml] [--wait] [stage ...]   # submit (and wait, then gather)
     python -m regurgitative.slurm --gather                                        # wait for the last submission
 
-Every job runs `dvc --wait-for-lock repro --single-item <stage>` in this workspace, which must lie on a filesystem
-every node mounts (with its DVC cache): DVC takes its lock only to read and record, so jobs run side by side and
-each records its stage in the one dvc.lock. A second checkout per job would need the outputs back through DVC's
-run cache, which cannot restore `persist: true` stages (generate@, finetune@); one shared workspace needs nothing
-back. The gather waits for the jobs, names each failed stage with its log and the stages that never started, and
-checks that dvc.lock now records every planned stage. Running the same command again submits only what did not
+With `filesystem: shared` (cluster.yaml), every job runs `dvc --wait-for-lock repro --single-item <stage>` in this
+workspace, which must lie on a filesystem every node mounts (with its DVC cache): DVC takes its lock only to read
+and record, so jobs run side by side and each records its stage in the one dvc.lock, and nothing comes back. With
+`filesystem: none`, every job clones the commit into its node's scratch and its outputs come back through the
+default DVC remote's run cache (regurgitative/runcache.py); the gather restores them. The gather waits for the
+jobs, names each failed stage with its log and the stages that never started, and checks that dvc.lock now
+records every planned stage. Running the same command again submits only what did not
 finish: a stage dvc.lock records is not in the plan.
 
 What each stage kind asks for (CPUs, memory, time, GPUs, partition, account) comes from cluster.yaml, not from
@@ -57,6 +58,7 @@ def load_cluster(path: Path = CLUSTER) -> dict:
         if not isinstance(slurm.get(key), dict):
             raise ClusterError(f"{path}: missing slurm.{key} (cpus, mem, time)")
     slurm.setdefault("filesystem", "shared")
+    slurm["scratch"] = slurm.get("scratch") or "/tmp"
     if slurm["filesystem"] not in FILESYSTEMS:
         raise ClusterError(f"{path}: slurm.filesystem is {slurm['filesystem']!r}; expected one of {', '.join(FILESYSTEMS)}")
     return slurm
@@ -100,7 +102,7 @@ def job_script(stage: scheduler.Stage, slurm: dict, gpu: bool, workspace: Path,
                           f"#SBATCH --chdir={workspace.resolve()}", *head[1:],
                           "exec " + " ".join(f"'{a}'" for a in scheduler.stage_command(stage.name)), ""])
     url, commit = checkout
-    scratch = str(slurm.get("scratch") or "/tmp")
+    scratch = slurm["scratch"]
     return "\n".join([head[0], f"#SBATCH --output={node_log(slurm, stage.name)}", f"#SBATCH --chdir={scratch}",
                       *head[1:], "set -euo pipefail", f'ws={scratch}/regurgitative-"$SLURM_JOB_ID"',
                       'trap \'cd / && rm -rf "$ws"\' EXIT', 'rm -rf "$ws"',
@@ -111,7 +113,7 @@ def job_script(stage: scheduler.Stage, slurm: dict, gpu: bool, workspace: Path,
 
 def node_log(slurm: dict, name: str, job: str = "%j") -> str:
     """Where a job of the no-shared-filesystem mode writes its output: on its node."""
-    return f"{slurm.get('scratch') or '/tmp'}/regurgitative-{name}-{job}.log"   # a directory Slurm need not make
+    return f"{slurm['scratch']}/regurgitative-{name}-{job}.log"   # a directory Slurm need not make
 
 
 def require_sbatch() -> None:
@@ -149,8 +151,8 @@ def preflight_remote(slurm: dict) -> tuple[str, str]:
     heads = git("ls-remote", url, check=False)
     if not heads:
         raise ClusterError(f"the nodes clone {url}, which cannot be read here (git ls-remote found nothing)")
-    if not any(git("merge-base", "--is-ancestor", commit, line.split()[0], check=False, rc=True) == 0
-               for line in heads.splitlines()):
+    if not any(subprocess.run(["git", "merge-base", "--is-ancestor", commit, line.split()[0]],
+                              capture_output=True).returncode == 0 for line in heads.splitlines()):
         raise ClusterError(f"{url} does not have commit {commit[:12]}: push it first")
     remote = dvc_out("config", "--project", "core.remote")
     if not remote:
@@ -163,10 +165,8 @@ def preflight_remote(slurm: dict) -> tuple[str, str]:
     return url, commit
 
 
-def git(*args: str, check: bool = True, rc: bool = False):
+def git(*args: str, check: bool = True) -> str:
     out = subprocess.run(["git", *args], capture_output=True, text=True)
-    if rc:
-        return out.returncode
     if check and out.returncode != 0:
         raise ClusterError(f"git {' '.join(args)}: {out.stderr.strip()}")
     return out.stdout.strip() if out.returncode == 0 else ""
@@ -179,8 +179,7 @@ def dvc_out(*args: str) -> str:
 
 def submit(stages: list[scheduler.Stage], slurm: dict, gpu: bool, workspace: Path = Path("."),
            checkout: tuple[str, str] | None = None) -> dict[str, str]:
-    """sbatch every planned stage, upstream first; returns stage -> job id (also in logs/slurm/submitted.json,
-    with the mode the gather needs)."""
+    """sbatch every planned stage, upstream first; returns stage -> job id (also in logs/slurm/submitted.json)."""
     JOB_DIR.mkdir(parents=True, exist_ok=True)
     scheduler.LOG_DIR.mkdir(parents=True, exist_ok=True)
     jobs: dict[str, str] = {}
