@@ -90,7 +90,7 @@ $(STAMP): Makefile requirements/build.txt requirements/main.txt requirements/tes
 	  $(PIP) --force-reinstall --no-deps $$wheels/llama_cpp_python-*.whl \
 	  && echo "$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)" > $(LLAMA_BUILD); fi
 	$(PIP) --no-build-isolation --no-deps -e .
-	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, openai, llama_cpp.server, lexicalrichness, regurgitative, moto.server, wsgidav, cheroot"
+	$(BIN)/python -c "import fairseq, sacrebleu, sentencepiece, dvc, seaborn, openai, llama_cpp.server, lexicalrichness, regurgitative, moto.server, wsgidav, cheroot, _ruamel_yaml"
 	@# No AMX instruction in the library, and one real completion from each local model through its server.
 	$(BIN)/python -m regurgitative.generators.llama_server check $(LOCAL_MODELS)
 	touch $@

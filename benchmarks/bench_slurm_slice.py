@@ -1,6 +1,6 @@
-"""A slice of the ci profile (E1's students at 100 pairs and all they need, 13 stages) from an empty DVC cache:
-a serial `dvc repro` against the Slurm executor on a one-node cluster of this machine, every stage at one thread
-and one core per job, so that two jobs run side by side on two cores. Measures and prints; asserts nothing but
+"""The ci run's slice (tests/ci_run.py's E1_SLICE: E1's two students at 100 pairs and all they need) from an
+empty DVC cache: a serial `dvc repro` against the Slurm executor on a one-node cluster of this machine, every stage
+at one thread (the ci profile's) and one core per job, so that two jobs run side by side on two cores. Measures and prints; asserts nothing but
 that both record the same outputs. Needs root (the one-node Slurm of tests/slurm_cluster.py).
 
     python benchmarks/bench_slurm_slice.py [--threads 1]
@@ -20,10 +20,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from ci_run import GIT, copy_worktree, environment, run  # noqa: E402
+from ci_run import E1_SLICE, GIT, copy_worktree, environment, run  # noqa: E402
 from slurm_cluster import slurm  # noqa: E402
-
-E1_SLICE = [f"evaluate@{c}-100-{s}" for c in ("real", "smollm2-135m") for s in (1, 2)]
 
 
 def workspace(root: Path, threads: int) -> Path:

@@ -3,6 +3,7 @@ minutes of CPU, so it is built once), and the helpers that copy it into fresh cl
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -53,25 +54,47 @@ def copy_worktree(root: Path, profile: str = "ci") -> Path:
     return root
 
 
+# E1's two students of the ci profile at 100 pairs (seed 1) and everything they need: the corpus, the tokenizer,
+# SmolLM2 translating through its llama.cpp server, the datasets. The ci run makes them first with a serial `dvc
+# repro`, which is what tests/test_slurm.py runs again as Slurm jobs from an empty cache and compares with.
+E1_SLICE = [f"evaluate@{c}-100-1" for c in ("real", "smollm2-135m")]
+
+
 def build(root: Path) -> Path:
-    """A copy of the working tree switched to the ci profile, after `dvc repro`, with the results committed as a
-    user would before `dvc push`."""
+    """A copy of the working tree switched to the ci profile, after the pipeline ran, with the results committed as
+    a user would before `dvc push`. The pipeline runs as `make repro` runs it (the scheduler, two one-thread
+    stages at a time, then a plain `dvc repro` that must find nothing left), after a serial `dvc repro` of
+    E1_SLICE."""
     copy_worktree(root)
     start = time.perf_counter()
     # Every stage records the params keys it reads (tests/test_dvc_deps.py checks them against dvc.lock).
     env = environment(root, {RECORD_PARAMS_ENV: str(root / "logs" / "params-read")})
     log = root / "logs" / "ci-repro.log"  # every line stamped with its second: where the ci run's minutes go
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as out, subprocess.Popen([BIN / "dvc", "repro"], cwd=root, env=env, text=True,
-                                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
-        timer = threading.Timer(2400, proc.kill)  # minutes alone; far more on a shared machine
-        timer.start()
-        for line in proc.stdout:
-            out.write(f"{time.perf_counter() - start:8.1f} {line}")
-        timer.cancel()
-    if proc.returncode != 0:
-        raise AssertionError(f"dvc repro failed ({proc.returncode}):\n{log.read_text()[-8000:]}")
-    print(f"ci profile: dvc repro took {time.perf_counter() - start:.0f} s")
+    steps = [[BIN / "dvc", "repro", *E1_SLICE],
+             [BIN / "python", "-m", "regurgitative.scheduler", "--jobs", "2"],
+             [BIN / "dvc", "repro"]]
+    with log.open("w") as out:
+        for cmd in steps:
+            out.write(f"{time.perf_counter() - start:8.1f} $ {' '.join(map(str, cmd[1:]))}\n")
+            out.flush()
+            with subprocess.Popen(cmd, cwd=root, env=env, text=True, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT) as proc:
+                timer = threading.Timer(2400, proc.kill)  # minutes alone; far more on a shared machine
+                timer.start()
+                for line in proc.stdout:
+                    out.write(f"{time.perf_counter() - start:8.1f} {line}")
+                    out.flush()   # so that `tail -f` follows the run
+                timer.cancel()
+            if proc.returncode != 0:
+                text = log.read_text()
+                # the scheduler's last line names each failed stage's log: their ends say why
+                failed = re.findall(r"\(log (logs/stages/\S+?\.log)\)", text[text.rfind("scheduler: failed:"):]
+                                    if "scheduler: failed:" in text else "")
+                raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{text[-8000:]}"
+                                     + "".join(f"\n--- {name}:\n{(root / name).read_text()[-4000:]}"
+                                               for name in failed if (root / name).exists()))
+    print(f"ci profile: the pipeline took {time.perf_counter() - start:.0f} s")
     # Committed, so that clones get dvc.lock and the tables (later tests may leave the work tree dirty).
     run([*GIT, "add", "-A"], root)
     run([*GIT, "commit", "-q", "-m", "ci run"], root)

@@ -340,9 +340,15 @@ def test_the_chain_trains_every_generation_of_every_regime_on_a_fresh_slice(repo
             assert (d / "model/checkpoint_best.pt").exists() and (d / "model/train.sh").exists()
             assert not set(train_lines[-size:]) & set(range(size))  # never what generation 0 trained on
     rows = table[table.seed == 1].set_index(["regime", "generation"])
-    assert list(rows.loc["accumulate"].train_pairs) == [size * (g + 1) for g in generations]
-    assert list(rows.loc["replace"].train_pairs) == [size] * len(generations)
-    assert rows.loc[("keep-real", 1)].real_share == pytest.approx(0.1)
+    for r, cfg in p["regimes"].items():   # each regime's settings, as recursion/generation.py describes them
+        grows = cfg.get("accumulate", False)
+        pairs = [size * (g + 1) if grows else size for g in generations]
+        assert list(rows.loc[r].train_pairs) == pairs, r
+        # each slice keeps its real share of human English; with `accumulate`, every earlier slice and generation
+        # 0's real pairs stay in the data too
+        kept = round(cfg.get("real_share", 0) * size)
+        real = [kept * g + size if grows else kept for g in generations[1:]]
+        assert list(rows.loc[r].real_share)[1:] == pytest.approx([k / n for k, n in zip(real, pairs[1:])]), r
     assert rows.loc[("replace", 1)].real_share == 0
     for col in ("bleu", "mtld", "tail_1", "any_error", "length_ratio", "vocabulary"):
         assert table[col].notna().all(), col
@@ -354,11 +360,13 @@ def test_the_chain_is_scored_tested_and_drawn(repo):
     assert (intervals.ci_low <= intervals.bleu).all() and (intervals.bleu <= intervals.ci_high).all()
     last = intervals.generation.max()
     assert set(sig[sig.family == "E9-collapse"].b_generation) == set(range(1, last + 1))
-    assert {(r.a, r.b) for r in sig[sig.family == "E9-real-data"].itertuples()} == {
-        ("accumulate", "replace"), ("keep-real", "replace")}
+    regimes = yaml.safe_load((repo / "params.yaml").read_text())["recursion"]["regimes"]
+    keeps_real = {r for r, c in regimes.items() if c.get("accumulate") or c.get("real_share", 0) > 0}
+    assert keeps_real and {(r.a, r.b) for r in sig[sig.family == "E9-real-data"].itertuples()} == {
+        (r, "replace") for r in keeps_real}
     assert (sig.p_holm >= sig.p_value).all()
     assert (repo / "paper/figures/recursion.png").stat().st_size > 10_000
-    assert "keep-real" in (repo / "paper/tables/recursion.md").read_text()
+    assert all(r in (repo / "paper/tables/recursion.md").read_text() for r in regimes)
     findings = (repo / "paper/findings/findings.md").read_text()
     assert "E9, claim A" in findings and "E9, claim B" in findings
     verdicts = {c: v for c, v in claim_verdicts((repo / "paper/findings/findings.tex").read_text()).items()
@@ -379,7 +387,7 @@ def test_a_longer_chain_runs_only_the_new_generation(repo):
     finally:
         params.write_text(original)
     assert {s for s in stages if s.startswith("recursion")} == {
-        f"recursion@{r}-{s}-link{last}" for r in ("replace", "accumulate", "keep-real") for s in (1, 2)}, stages
+        f"recursion@{r}-{s}-link{last}" for r in p["recursion"]["regimes"] for s in (1, 2)}, stages
 
 
 def test_the_llm_is_fine_tuned_on_every_condition_scored_tested_and_drawn(repo, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from helpers import REPO
 from slurm_cluster import slurm as slurm_cluster
-from ci_run import GIT, copy_worktree
+from ci_run import E1_SLICE, GIT, copy_worktree
 from remote_servers import dvc_remote_args, moto_s3, s3_objects
 from test_scheduler import PIPELINE, dvc, interval, lock_stages, pipeline  # noqa: F401 (pipeline is a fixture)
 
@@ -108,7 +108,7 @@ def test_a_failing_stage_is_named_with_its_log_and_its_dependants_never_start(cl
 @pytest.mark.integration
 def test_a_job_cancelled_mid_stage_reruns_alone_with_its_dependants(cluster, on_cluster):
     root = on_cluster("slurm-cancel")
-    (root / "dvc.yaml").write_text((root / "dvc.yaml").read_text().replace("sleep 2", "sleep ${item}0"))
+    (root / "dvc.yaml").write_text((root / "dvc.yaml").read_text().replace("sleep 2", "sleep $((${item} * 4))"))
     slurm.main([])   # submit, do not wait
     jobs = json.loads((root / "logs/slurm/submitted.json").read_text())
     deadline = time.monotonic() + 60
@@ -137,17 +137,13 @@ def test_a_missing_cache_is_refused_before_anything_is_submitted(cluster, on_clu
     assert not (root / "logs/slurm").exists()
 
 
-# E1's students of the ci profile at 100 pairs and everything they need: the corpus, the tokenizer, SmolLM2's
-# translations (a llama.cpp server), the datasets, four fairseq students and their evaluations.
-E1_SLICE = [f"evaluate@{c}-100-{s}" for c in ("real", "smollm2-135m") for s in (1, 2)]
-# Each stage kind asks for the cores its threads use: the ci profile gives the LLM server and fairseq two threads
-# (generate.server.n_threads, train.threads), so those jobs take the test node's two cores and run one at a time,
-# as in the serial run they are compared with; the one-thread stages (data preparation) run side by side. Two
-# two-thread fairseq jobs on two cores spin-wait against each other: a student took 105 s instead of 11 s.
+# The slice: ci_run.E1_SLICE, E1's two students at 100 pairs and everything they need, SmolLM2's llama.cpp server
+# included, which the ci run made first with a serial `dvc repro`. Each job asks for the one core its stage uses
+# (the ci profile's stages run one thread each, as the default's): two jobs run side by side on the test node's two
+# cores. A job must not ask for fewer cores than its threads: two two-thread fairseq jobs on two cores spin-wait
+# against each other (a student took 105 s instead of 11 s).
 SLICE_CLUSTER = {"slurm": {"partition": None, "account": None,
-                           "default": {"cpus": 1, "mem": "1000M", "time": "00:30:00"},
-                           "kinds": {k: {"cpus": 2, "mem": "1500M", "time": "00:30:00"}
-                                     for k in ("generate", "train", "evaluate")}}}
+                           "default": {"cpus": 1, "mem": "1500M", "time": "00:30:00"}}}
 
 
 @pytest.mark.e2e
