@@ -76,7 +76,7 @@ def build(root: Path) -> Path:
              [BIN / "dvc", "repro"]]
     with log.open("w") as out:
         for cmd in steps:
-            out.write(f"{time.perf_counter() - start:8.1f} $ {' '.join(map(str, cmd[1:]))}\n")
+            out.write(f"{time.perf_counter() - start:8.1f} $ {' '.join([Path(cmd[0]).name, *map(str, cmd[1:])])}\n")
             out.flush()
             with subprocess.Popen(cmd, cwd=root, env=env, text=True, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT) as proc:

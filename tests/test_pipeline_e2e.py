@@ -345,9 +345,9 @@ def test_the_chain_trains_every_generation_of_every_regime_on_a_fresh_slice(repo
         pairs = [size * (g + 1) if grows else size for g in generations]
         assert list(rows.loc[r].train_pairs) == pairs, r
         # each slice keeps its real share of human English; with `accumulate`, every earlier slice and generation
-        # 0's real pairs stay in the data too
-        kept = round(cfg.get("real_share", 0) * size)
-        real = [kept * g + size if grows else kept for g in generations[1:]]
+        # 0's pairs (real ones when the chain starts from real) stay in the data too
+        kept, start_real = round(cfg.get("real_share", 0) * size), size if p["start"] == "real" else 0
+        real = [kept * g + start_real if grows else kept for g in generations[1:]]
         assert list(rows.loc[r].real_share)[1:] == pytest.approx([k / n for k, n in zip(real, pairs[1:])]), r
     assert rows.loc[("replace", 1)].real_share == 0
     for col in ("bleu", "mtld", "tail_1", "any_error", "length_ratio", "vocabulary"):
