@@ -10,6 +10,7 @@ REPO defaults to this checkout; the ci run of a test session (tests/ci_run.py) h
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import statistics
 import subprocess
@@ -36,9 +37,7 @@ def main() -> None:
     ap.add_argument("repo", type=Path, nargs="?", default=REPO)
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    try:
-        import _ruamel_yaml  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("_ruamel_yaml") is None:
         raise SystemExit("ruamel.yaml.clib is not installed here: `make venv` installs it")
     stages = subprocess.run([sys.executable, "-m", "dvc", "stage", "list", "--name-only"], cwd=a.repo,
                             capture_output=True, text=True).stdout.split()
