@@ -5,7 +5,7 @@ sets the floor of every `dvc status`, `dvc repro` and `dvc pull`. Measures and p
 
     python benchmarks/bench_dvc_yaml.py [REPO] [--runs 3]
 
-REPO defaults to this checkout; the ci run of a test session (tests/ci_run.py) has 83 stages of its own.
+REPO defaults to this checkout; the ci run of a test session (tests/ci_run.py) has 79 stages of its own.
 """
 from __future__ import annotations
 
